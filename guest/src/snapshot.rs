@@ -1,0 +1,177 @@
+//! The cluster objects of a request, checked and sorted by kind.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::model::meta::ObjectRef;
+
+/// Most objects one request may carry. A real cluster's boot-source
+/// objects number in the hundreds; this bound keeps a hostile input from
+/// exhausting the module's memory with tiny objects.
+pub const MAX_OBJECTS: usize = 100_000;
+
+/// Kinds the stages read, by (API group, kind), with the versions accepted.
+const KNOWN_KINDS: &[(&str, &str, &[&str])] = &[
+    ("hco.kubevirt.io", "HyperConverged", &["v1beta1", "v1"]),
+    ("ssp.kubevirt.io", "SSP", &["v1beta1", "v1beta2", "v1beta3"]),
+    ("cdi.kubevirt.io", "DataImportCron", &["v1beta1"]),
+    ("cdi.kubevirt.io", "DataSource", &["v1beta1"]),
+    ("cdi.kubevirt.io", "DataVolume", &["v1beta1"]),
+    ("cdi.kubevirt.io", "StorageProfile", &["v1beta1"]),
+    ("", "PersistentVolumeClaim", &["v1"]),
+    ("", "Namespace", &["v1"]),
+    ("storage.k8s.io", "StorageClass", &["v1"]),
+    ("snapshot.storage.k8s.io", "VolumeSnapshot", &["v1"]),
+    ("image.openshift.io", "ImageStream", &["v1"]),
+];
+
+/// One input object with its position in the request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub index: usize,
+    pub reference: ObjectRef,
+    pub value: Value,
+}
+
+impl Entry {
+    /// Attaches this object to an error about it.
+    pub fn blame(&self, error: Error) -> Error {
+        error.on(self.reference.clone(), Some(self.index))
+    }
+}
+
+/// Input objects grouped by kind, each group sorted by namespace and name
+/// so that nothing downstream depends on the order of the input.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    by_kind: BTreeMap<String, Vec<Entry>>,
+}
+
+impl Snapshot {
+    /// Checks every object's apiVersion, kind and name and groups them.
+    pub fn from_objects(objects: &[Value]) -> Result<Self, Error> {
+        if objects.len() > MAX_OBJECTS {
+            return Err(Error::invalid(format!(
+                "the request has {} objects, more than the maximum of {MAX_OBJECTS}",
+                objects.len()
+            ))
+            .at("objects"));
+        }
+        let mut by_kind: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
+        for (index, value) in objects.iter().enumerate() {
+            let entry = check_object(index, value)?;
+            by_kind
+                .entry(entry.reference.kind.clone())
+                .or_default()
+                .push(entry);
+        }
+        for entries in by_kind.values_mut() {
+            entries.sort_by(|a, b| {
+                (&a.reference.namespace, &a.reference.name)
+                    .cmp(&(&b.reference.namespace, &b.reference.name))
+            });
+            if let Some(pair) = entries.windows(2).find(|w| {
+                w[0].reference.namespace == w[1].reference.namespace
+                    && w[0].reference.name == w[1].reference.name
+            }) {
+                return Err(pair[1].blame(
+                    Error::invalid("the same object appears twice in the input")
+                        .at("metadata.name")
+                        .hint("keep one copy of each object"),
+                ));
+            }
+        }
+        Ok(Snapshot { by_kind })
+    }
+
+    /// Returns the objects of `kind`, sorted by namespace and name.
+    pub fn of_kind(&self, kind: &str) -> &[Entry] {
+        self.by_kind.get(kind).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Returns the object of `kind` named `namespace/name`.
+    pub fn get(&self, kind: &str, namespace: &str, name: &str) -> Option<&Entry> {
+        self.of_kind(kind).iter().find(|e| {
+            e.reference.namespace.as_deref().unwrap_or("") == namespace && e.reference.name == name
+        })
+    }
+}
+
+fn check_object(index: usize, value: &Value) -> Result<Entry, Error> {
+    let unnamed = |message: String| {
+        let mut error = Error::invalid(message);
+        error.object_index = Some(index);
+        error
+    };
+    if !value.is_object() {
+        return Err(unnamed(format!("object {index} is not a mapping"))
+            .hint("each document must be a Kubernetes object"));
+    }
+    let api_version = value
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+    if api_version.is_empty() || kind.is_empty() {
+        return Err(unnamed(format!("object {index} has no apiVersion or kind").to_string())
+            .at(if api_version.is_empty() { "apiVersion" } else { "kind" })
+            .hint("every document needs apiVersion and kind, e.g. hco.kubevirt.io/v1beta1 HyperConverged"));
+    }
+    let metadata = value.get("metadata");
+    let name = metadata
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let namespace = metadata
+        .and_then(|m| m.get("namespace"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let reference = ObjectRef::new(api_version, kind, namespace, name);
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let Some((_, _, versions)) = KNOWN_KINDS
+        .iter()
+        .find(|(g, k, _)| *g == group && *k == kind)
+    else {
+        let known: Vec<&str> = KNOWN_KINDS.iter().map(|(_, k, _)| *k).collect();
+        return Err(Error::invalid(format!(
+            "unknown kind {kind:?} in apiVersion {api_version:?}"
+        ))
+        .on(reference, Some(index))
+        .at("kind")
+        .hint(format!(
+            "bootsource reads these kinds: {}",
+            known.join(", ")
+        )));
+    };
+    if !versions.contains(&version) {
+        let expected: Vec<String> = versions
+            .iter()
+            .map(|v| {
+                if group.is_empty() {
+                    v.to_string()
+                } else {
+                    format!("{group}/{v}")
+                }
+            })
+            .collect();
+        return Err(Error::invalid(format!(
+            "unknown apiVersion {api_version:?} for kind {kind}"
+        ))
+        .on(reference, Some(index))
+        .at("apiVersion")
+        .hint(format!("write {}", expected.join(" or "))));
+    }
+    if name.is_empty() {
+        return Err(Error::invalid("the object has no name")
+            .on(reference, Some(index))
+            .at("metadata.name")
+            .hint("set metadata.name"));
+    }
+    Ok(Entry {
+        index,
+        reference,
+        value: value.clone(),
+    })
+}

@@ -1,0 +1,124 @@
+//! `bootsource plan`: what the operators would do with a set of objects.
+
+use std::path::PathBuf;
+
+use bootsource_guest::contract::{op, PlanRequest};
+use bootsource_guest::plan::Plan;
+use clap::Args;
+
+use super::{CliError, ModuleArgs, EXAMPLE_HYPERCONVERGED};
+use crate::input::{self, Objects, Origin};
+use crate::output::{self, Format};
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// YAML or JSON files with cluster objects: a HyperConverged, and
+    /// optionally the SSP CR and other objects. `-` reads standard input.
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "FILE",
+        required_unless_present = "example"
+    )]
+    pub files: Vec<PathBuf>,
+    /// Use the built-in example HyperConverged (OKD 4.12 form) as input.
+    #[arg(long, conflicts_with = "files")]
+    pub example: bool,
+    /// Common-template file, or folder of `*.yaml` files, used in place of
+    /// the built-in set (the current upstream HCO templates).
+    #[arg(long, value_name = "FILE|DIR")]
+    pub common_templates: Option<PathBuf>,
+    /// HCO release whose behaviour to reproduce, from 1.6 to 1.20.
+    #[arg(long, value_name = "VERSION", default_value = "1.20")]
+    pub hco_version: String,
+    /// The current time (RFC 3339); defaults to the system clock.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+    /// Golden-image namespace for templates that set none.
+    #[arg(long, value_name = "NAMESPACE", default_value = "kubevirt-os-images")]
+    pub os_images_namespace: String,
+    /// Take the HyperConverged as written, without the defaults HCO's
+    /// mutating webhook adds on admission.
+    #[arg(long)]
+    pub no_admission_defaults: bool,
+    /// Output format: a table of effective boot sources, or the whole plan.
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    pub output: Format,
+    #[command(flatten)]
+    pub module: ModuleArgs,
+}
+
+/// Runs `bootsource plan`.
+pub fn run(args: &PlanArgs) -> Result<(), CliError> {
+    let objects = if args.example {
+        let path = PathBuf::from("<built-in example>");
+        let values = input::parse_documents(&path, EXAMPLE_HYPERCONVERGED)
+            .map_err(|e| CliError::Failure(e.to_string()))?;
+        let origins = (1..=values.len())
+            .map(|document| Origin {
+                file: path.clone(),
+                document,
+            })
+            .collect();
+        Objects { values, origins }
+    } else {
+        input::read_objects(&args.files).map_err(|e| CliError::InvalidInput(e.to_string()))?
+    };
+
+    let common_templates = match &args.common_templates {
+        None => None,
+        Some(path) => {
+            let files = input::read_common_templates(path)
+                .map_err(|e| CliError::InvalidInput(e.to_string()))?;
+            if files.is_none() {
+                eprintln!(
+                    "warning: {} does not exist; using no common templates",
+                    path.display()
+                );
+            }
+            Some(files.unwrap_or_default())
+        }
+    };
+
+    let request = PlanRequest {
+        hco_version: Some(args.hco_version.clone()),
+        now: Some(args.now.clone().unwrap_or_else(now_rfc3339)),
+        stages: None,
+        common_templates,
+        admission_defaults: Some(!args.no_admission_defaults),
+        os_images_namespace: Some(args.os_images_namespace.clone()),
+        objects: objects.values,
+    };
+
+    let runtime = args.module.load()?;
+    let plan: Plan = runtime
+        .call_json(op::PLAN, &request)
+        .map_err(CliError::Runtime)?
+        .map_err(|e| CliError::InvalidInput(output::guest_error(&e, &objects.origins)))?;
+
+    for warning in &plan.warnings {
+        let mut line = String::from("warning: ");
+        if let Some(object) = &warning.object {
+            line.push_str(&format!("{object}: "));
+        }
+        if let Some(field) = warning
+            .field
+            .as_ref()
+            .filter(|f| !warning.message.starts_with(f.as_str()))
+        {
+            line.push_str(&format!("{field}: "));
+        }
+        line.push_str(&warning.message);
+        eprintln!("{line}");
+    }
+    match args.output {
+        Format::Table => print!("{}", output::boot_source_table(&plan)),
+        format => print!("{}", output::document(&plan, format)),
+    }
+    Ok(())
+}
+
+/// Returns the system time as RFC 3339 UTC, to whole seconds.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

@@ -1,0 +1,9 @@
+//! bootsource host: runs the guest module and applies what it returns.
+//!
+//! The host does the I/O the guest cannot: it reads files, loads
+//! `bootsource.wasm` under wasmtime and prints or applies the plan.
+
+pub mod cli;
+pub mod input;
+pub mod output;
+pub mod runtime;
