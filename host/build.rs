@@ -13,7 +13,10 @@ fn main() {
     println!("cargo:rerun-if-env-changed=BOOTSOURCE_GUEST_WASM");
     let manifest_dir =
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let guest_dir = manifest_dir.join("../guest");
+    let guest_dir = manifest_dir
+        .join("../guest")
+        .canonicalize()
+        .unwrap_or_else(|_| manifest_dir.join("../guest"));
 
     let wasm = match env::var_os("BOOTSOURCE_GUEST_WASM") {
         Some(path) => PathBuf::from(path),
@@ -30,13 +33,18 @@ fn build_guest(guest_dir: &Path) -> PathBuf {
         println!("cargo:rerun-if-changed={}", guest_dir.join(path).display());
     }
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    // target/<profile>/build/<pkg>/out -> target/guest-wasm, shared by the
-    // debug and release builds of the host.
+    // target/<profile>/build/<pkg>/out -> target/guest-wasm-<hash>, shared
+    // by the debug and release builds of the host. The hash of the guest's
+    // path keeps two checkouts that share a target folder apart.
+    let folder = format!(
+        "guest-wasm-{:016x}",
+        fnv1a64(guest_dir.to_string_lossy().as_bytes())
+    );
     let target_dir = out_dir
         .ancestors()
         .nth(4)
-        .map(|target| target.join("guest-wasm"))
-        .unwrap_or_else(|| out_dir.join("guest-wasm"));
+        .map(|target| target.join(&folder))
+        .unwrap_or_else(|| out_dir.join(&folder));
 
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
@@ -74,4 +82,10 @@ fn build_guest(guest_dir: &Path) -> PathBuf {
         .join(TARGET)
         .join(PROFILE)
         .join("bootsource_guest.wasm")
+}
+
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }

@@ -11,6 +11,7 @@ pub mod hco_version;
 pub mod model;
 pub mod mutation;
 pub mod plan;
+pub mod schedule;
 pub mod snapshot;
 pub mod templates;
 pub mod validation;

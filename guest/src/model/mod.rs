@@ -1,5 +1,7 @@
 //! Serde models of the Kubernetes objects the stages read and write.
 
+pub mod cdi;
+pub mod core;
 pub mod dict;
 pub mod hyperconverged;
 pub mod meta;
