@@ -22,7 +22,7 @@ pub struct Error {
     pub kind: ErrorKind,
     /// The object the error is about, when it is about one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub object: Option<ObjectRef>,
+    pub object: Option<Box<ObjectRef>>,
     /// Position of that object in the request's `objects` list, so that a
     /// host can map it back to the file it came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58,7 +58,7 @@ impl Error {
 
     /// Sets the object the error is about.
     pub fn on(mut self, object: ObjectRef, index: Option<usize>) -> Self {
-        self.object = Some(object);
+        self.object = Some(Box::new(object));
         self.object_index = index;
         self
     }

@@ -128,6 +128,9 @@ pub fn run(
     {
         return Err(entry.blame(Error::invalid(finding.message).at(finding.field)));
     }
+    if !settings.version.has_customisation() {
+        reject_common_names(&hc, commons).map_err(|e| entry.blame(e))?;
+    }
     if settings.admission_defaults {
         crate::mutation::apply_template_defaults(&mut hc, settings.version);
     }
@@ -183,6 +186,22 @@ pub fn run(
         templates,
         hyperconverged: hc,
     })
+}
+
+/// HCO 1.6 had no customisation: a spec entry named like a common template
+/// was a duplicate.
+fn reject_common_names(
+    hc: &HyperConverged,
+    commons: &[DataImportCronTemplate],
+) -> Result<(), Error> {
+    for (index, entry) in hc.templates.iter().enumerate() {
+        if commons.iter().any(|c| c.name() == entry.name()) {
+            return Err(Error::invalid(format!("{} DataImportCronTable is already defined", entry.name()))
+                .at(format!("{}[{index}].metadata.name", hc.form.templates_path()))
+                .hint("HCO 1.6 cannot customise common templates; rename the entry or select --hco-version 1.7 or later"));
+        }
+    }
+    Ok(())
 }
 
 fn single_hyperconverged(snapshot: &Snapshot) -> Result<&Entry, Error> {
