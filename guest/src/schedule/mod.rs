@@ -138,7 +138,8 @@ impl Schedule {
 }
 
 /// Splits off a `TZ=` or `CRON_TZ=` prefix. The zone name ends at the
-/// first space; an empty name, `UTC` and `Local` are UTC.
+/// first space. An empty name, `UTC` and `Local` are UTC, because `Local`
+/// is the controller container's zone.
 fn split_zone(expression: &str) -> Result<(Tz, &str), ScheduleError> {
     let Some(rest) = expression
         .strip_prefix("TZ=")
@@ -151,6 +152,9 @@ fn split_zone(expression: &str) -> Result<(Tz, &str), ScheduleError> {
             "the time zone prefix in {expression:?} must be followed by a space and the schedule"
         )));
     };
+    // NOTE: zones come from the IANA data built into chrono-tz, while the
+    // controller reads the tzdata of its container image, so a zone added or
+    // changed in one release of the data may be handled differently.
     let zone = match name {
         "" | "UTC" | "Local" => Tz::UTC,
         _ => name.parse::<Tz>().map_err(|_| {
