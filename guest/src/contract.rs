@@ -17,7 +17,7 @@ use crate::templates::{self, common::CommonTemplateFile, StageSettings};
 /// Major version of the contract; changes break hosts.
 pub const CONTRACT_MAJOR: u32 = 1;
 /// Minor version of the contract; changes only add.
-pub const CONTRACT_MINOR: u32 = 0;
+pub const CONTRACT_MINOR: u32 = 1;
 
 /// Largest request accepted, in bytes (64 MiB). Bigger inputs are rejected
 /// with an error value before parsing.
@@ -31,7 +31,12 @@ pub mod op {
     pub const PLAN: &str = "plan";
     /// Returns the built-in common templates.
     pub const COMMON_TEMPLATES: &str = "commonTemplates";
+    /// Returns the next fire times of a cron schedule.
+    pub const SCHEDULE: &str = "schedule";
 }
+
+/// Maximum number of fire times one `schedule` request may ask for.
+pub const MAX_SCHEDULE_COUNT: u32 = 1000;
 
 /// Reply of the `contract` operation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,6 +85,35 @@ pub struct PlanRequest {
     pub objects: Vec<Value>,
 }
 
+/// Request of the `schedule` operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScheduleRequest {
+    /// A cron expression as CDI accepts it in a DataImportCron's
+    /// `spec.schedule`, e.g. `0 */12 * * *`.
+    pub expression: String,
+    /// The time to start from, RFC 3339; fire times are strictly later.
+    pub after: String,
+    /// How many fire times to return, from 1 to [`MAX_SCHEDULE_COUNT`];
+    /// defaults to 1.
+    #[serde(default = "default_schedule_count")]
+    pub count: u32,
+}
+
+fn default_schedule_count() -> u32 {
+    1
+}
+
+/// Reply of the `schedule` operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleResponse {
+    /// Fire times in RFC 3339 UTC to whole seconds, oldest first. Fewer than
+    /// `count` when the schedule stops firing: a search that finds no match
+    /// within five years ends the list.
+    pub times: Vec<String>,
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 enum Envelope<T> {
@@ -96,6 +130,9 @@ pub fn dispatch(operation: &str, payload: &[u8]) -> Vec<u8> {
             .and_then(|request| plan(&request))
             .and_then(|p| to_value(&p)),
         op::COMMON_TEMPLATES => Ok(templates::common::built_in().templates),
+        op::SCHEDULE => parse(payload)
+            .and_then(|request| schedule(&request))
+            .and_then(|response| to_value(&response)),
         other => Err(Error {
             kind: ErrorKind::UnknownOperation,
             ..Error::invalid(format!(
@@ -114,7 +151,7 @@ pub fn dispatch(operation: &str, payload: &[u8]) -> Vec<u8> {
 }
 
 fn operations() -> Vec<String> {
-    [op::CONTRACT, op::PLAN, op::COMMON_TEMPLATES]
+    [op::CONTRACT, op::PLAN, op::COMMON_TEMPLATES, op::SCHEDULE]
         .iter()
         .map(|s| s.to_string())
         .collect()
@@ -193,4 +230,42 @@ pub fn plan(request: &PlanRequest) -> Result<Plan, Error> {
         plan.warnings.extend(output.warnings);
     }
     Ok(plan)
+}
+
+/// Computes the next `count` fire times of a cron expression after a time.
+pub fn schedule(request: &ScheduleRequest) -> Result<ScheduleResponse, Error> {
+    if !(1..=MAX_SCHEDULE_COUNT).contains(&request.count) {
+        return Err(Error::invalid(format!(
+            "count {} is out of range; ask for 1 to {MAX_SCHEDULE_COUNT} fire times",
+            request.count
+        ))
+        .at("count"));
+    }
+    let after = chrono::DateTime::parse_from_rfc3339(&request.after).map_err(|e| {
+        Error::invalid(format!("invalid time {:?}: {e}", request.after))
+            .at("after")
+            .hint("write an RFC 3339 time, e.g. 2026-01-31T12:00:00Z")
+    })?;
+    let parsed = crate::schedule::parse(&request.expression).map_err(|e| {
+        let error = Error::invalid(format!("invalid schedule {:?}: {e}", request.expression))
+            .at("expression");
+        match e.field {
+            Some(_) => error.hint(
+                "fields are minute (0-59), hour (0-23), day-of-month (1-31), \
+                 month (1-12 or jan-dec) and day-of-week (0-6 or sun-sat)",
+            ),
+            None => error,
+        }
+    })?;
+
+    let mut times = Vec::new();
+    let mut cursor = after.with_timezone(&chrono::Utc);
+    for _ in 0..request.count {
+        let Some(next) = parsed.next_after(cursor) else {
+            break;
+        };
+        times.push(next.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        cursor = next;
+    }
+    Ok(ScheduleResponse { times })
 }

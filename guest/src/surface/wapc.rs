@@ -11,6 +11,7 @@ pub extern "C" fn wapc_init() {
     register_function(op::CONTRACT, contract);
     register_function(op::PLAN, plan);
     register_function(op::COMMON_TEMPLATES, common_templates);
+    register_function(op::SCHEDULE, schedule);
 }
 
 fn contract(payload: &[u8]) -> CallResult {
@@ -23,4 +24,8 @@ fn plan(payload: &[u8]) -> CallResult {
 
 fn common_templates(payload: &[u8]) -> CallResult {
     Ok(dispatch(op::COMMON_TEMPLATES, payload))
+}
+
+fn schedule(payload: &[u8]) -> CallResult {
+    Ok(dispatch(op::SCHEDULE, payload))
 }
