@@ -51,7 +51,7 @@ pub struct ContractInfo {
 pub enum Stage {
     /// What HCO does: templates to status and SSP.
     Templates,
-    /// What SSP does: SSP templates to DataImportCrons and DataSource
+    /// The SSP step: SSP templates to DataImportCrons and DataSource
     /// labels.
     Crons,
 }

@@ -1,4 +1,4 @@
-//! DataImportCrons from templates: the wanted object and the actions that
+//! DataImportCrons from templates: the desired object and the actions that
 //! bring a live cron to it.
 
 use std::collections::BTreeMap;
@@ -13,9 +13,9 @@ use crate::model::dict::{DataImportCronTemplate, ARCHITECTURES_ANNOTATION};
 use crate::model::meta::{ObjectMeta, ObjectRef};
 use crate::plan::{Action, Preconditions};
 
-/// A DataImportCron as SSP wants it.
+/// The DataImportCron that SSP makes from a template.
 #[derive(Debug, Clone, PartialEq)]
-pub struct WantedCron {
+pub struct DesiredCron {
     pub namespace: String,
     pub name: String,
     pub labels: BTreeMap<String, String>,
@@ -24,7 +24,7 @@ pub struct WantedCron {
     pub spec: Value,
 }
 
-impl WantedCron {
+impl DesiredCron {
     /// Builds the cron for `template` in `namespace`: the template's labels
     /// plus the app labels, the template's annotations without the
     /// architecture annotation plus the ownership annotations, and the
@@ -41,7 +41,7 @@ impl WantedCron {
         annotations.extend(owner.annotations());
         let spec = serde_json::to_value(template.spec.clone().unwrap_or_default())
             .map_err(|e| Error::invalid(format!("template spec could not be encoded: {e}")))?;
-        Ok(WantedCron {
+        Ok(DesiredCron {
             namespace: namespace.to_string(),
             name: template.name().to_string(),
             labels,
@@ -91,23 +91,23 @@ impl LiveCron {
     }
 }
 
-/// Returns the actions that bring `live` to `wanted`.
+/// Returns the actions that bring `live` to `desired`.
 ///
 /// The cron spec is immutable, so a spec that is not semantically equal
 /// is replaced by a delete pinned to the live object, then a create. A
 /// difference in labels or annotations alone gives a merge patch that adds
-/// or corrects the wanted keys and keeps every other key, because CDI
+/// or corrects the desired keys and keeps every other key, because CDI
 /// writes its own state into the cron's annotations.
-pub fn reconcile(wanted: &WantedCron, live: Option<&LiveCron>) -> Vec<Action> {
-    let reference = wanted.reference();
+pub fn reconcile(desired: &DesiredCron, live: Option<&LiveCron>) -> Vec<Action> {
+    let reference = desired.reference();
     let Some(live) = live else {
         return vec![Action::create(
             reference,
-            wanted.body(),
+            desired.body(),
             "the template has no DataImportCron yet",
         )];
     };
-    if !semantic_eq(&live.spec, &wanted.spec) {
+    if !semantic_eq(&live.spec, &desired.spec) {
         return vec![
             Action::delete(
                 reference.clone(),
@@ -116,12 +116,12 @@ pub fn reconcile(wanted: &WantedCron, live: Option<&LiveCron>) -> Vec<Action> {
             ),
             Action::create(
                 reference,
-                wanted.body(),
+                desired.body(),
                 "the DataImportCron is re-created with the template's new spec",
             ),
         ];
     }
-    metadata_patch(wanted, &live.metadata)
+    metadata_patch(desired, &live.metadata)
         .map(|patch| {
             Action::merge_patch(
                 reference,
@@ -134,18 +134,18 @@ pub fn reconcile(wanted: &WantedCron, live: Option<&LiveCron>) -> Vec<Action> {
         .collect()
 }
 
-/// Returns the merge patch that sets the wanted labels and annotations that
+/// Returns the merge patch that sets the desired labels and annotations that
 /// are missing or different on `live`, or nothing when all match.
-fn metadata_patch(wanted: &WantedCron, live: &ObjectMeta) -> Option<Value> {
-    let missing = |wanted: &BTreeMap<String, String>, found: Option<&BTreeMap<String, String>>| {
-        wanted
+fn metadata_patch(desired: &DesiredCron, live: &ObjectMeta) -> Option<Value> {
+    let missing = |desired: &BTreeMap<String, String>, found: Option<&BTreeMap<String, String>>| {
+        desired
             .iter()
             .filter(|(key, value)| found.and_then(|f| f.get(*key)) != Some(*value))
             .map(|(key, value)| (key.clone(), Value::String(value.clone())))
             .collect::<Map<String, Value>>()
     };
-    let labels = missing(&wanted.labels, live.labels.as_ref());
-    let annotations = missing(&wanted.annotations, live.annotations.as_ref());
+    let labels = missing(&desired.labels, live.labels.as_ref());
+    let annotations = missing(&desired.annotations, live.annotations.as_ref());
     let mut metadata = Map::new();
     if !labels.is_empty() {
         metadata.insert("labels".into(), Value::Object(labels));

@@ -1,11 +1,11 @@
 //! Semantic deep equality of object specs, as Kubernetes controllers compare them.
 //!
 //! Two JSON documents are equal when they differ only in ways the API
-//! server does not distinguish: a missing field, `null`, `{}` and `[]` are
-//! all "empty", numbers compare by value, and resource quantities under
-//! `requests` or `limits` compare by amount (`1Gi` equals `1024Mi`).
+//! server does not distinguish. A missing field, `null`, `{}` and `[]` are
+//! all "empty", and numbers compare by value. Resource quantities under
+//! `requests` or `limits` compare by amount, so `1Gi` equals `1024Mi`.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Keys whose values are maps of resource quantities.
 const QUANTITY_MAPS: [&str; 2] = ["requests", "limits"];
@@ -22,6 +22,9 @@ fn values_eq(a: &Value, b: &Value, quantities: bool) -> bool {
         return true;
     }
     match (a, b) {
+        // An absent map equals a map whose fields are all empty.
+        (Value::Null, Value::Object(_)) => values_eq(&Value::Object(Map::new()), b, quantities),
+        (Value::Object(_), Value::Null) => values_eq(a, &Value::Object(Map::new()), quantities),
         (Value::Object(x), Value::Object(y)) => {
             let empty = Value::Null;
             x.keys().chain(y.keys()).all(|key| {

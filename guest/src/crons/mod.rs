@@ -3,7 +3,7 @@
 //! The templates of the SSP CR, the live DataImportCrons, DataSources and
 //! golden PVCs go in. Out come the actions that create, re-create, patch or
 //! delete the crons, and the DataSource changes that the auto-update
-//! decision asks for. Actions come in a fixed order: DataSources by name,
+//! decision requires. Actions come in a fixed order: DataSources by name,
 //! then crons by namespace and name, so that the plan does not depend on
 //! the order of the input objects.
 
@@ -23,11 +23,11 @@ use crate::model::dict::DataImportCronTemplate;
 use crate::model::meta::{ObjectMeta, ObjectRef};
 use crate::plan::{Action, Preconditions, Warning};
 use crate::snapshot::{Entry, Snapshot};
-use cron::{LiveCron, WantedCron};
+use cron::{DesiredCron, LiveCron};
 use datasource::AutoUpdate;
 use owner::Owner;
 
-/// What the crons stage reads besides the snapshot.
+/// Input of the crons stage besides the snapshot.
 #[derive(Debug, Clone, Copy)]
 pub struct CronsInput<'a> {
     /// The SSP CR's `spec.commonTemplates.dataImportCronTemplates`.
@@ -45,7 +45,7 @@ pub struct CronsInput<'a> {
     pub data_source_names: &'a BTreeSet<String>,
 }
 
-/// What the stage adds to a plan.
+/// Actions and warnings the crons stage adds to a plan.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StageOutput {
     pub actions: Vec<Action>,
@@ -57,7 +57,7 @@ type CronKey = (String, String);
 
 /// A template turned into a cron, with the DataSource it manages.
 struct Candidate {
-    cron: WantedCron,
+    cron: DesiredCron,
     managed_data_source: String,
 }
 
@@ -73,7 +73,7 @@ pub fn run(snapshot: &Snapshot, input: &CronsInput) -> Result<StageOutput, Error
     // NOTE: multi-architecture crons (one cron per listed architecture,
     // `<name>-<arch>` DataSources and reference DataSources) are not planned
     // yet. With multi-arch on, each template still gets one cron as if it
-    // were off, and a warning says so.
+    // were off, and a warning reports it.
     if input.multi_arch {
         output.warnings.push(Warning {
             object: Some(ssp_reference(input.owner)),
@@ -108,7 +108,7 @@ pub fn run(snapshot: &Snapshot, input: &CronsInput) -> Result<StageOutput, Error
         decisions.insert(name.clone(), decision);
     }
 
-    let wanted: BTreeMap<CronKey, WantedCron> = candidates
+    let desired: BTreeMap<CronKey, DesiredCron> = candidates
         .into_iter()
         .filter(|(_, c)| {
             let in_collection = c.cron.namespace == input.os_images_namespace
@@ -120,12 +120,12 @@ pub fn run(snapshot: &Snapshot, input: &CronsInput) -> Result<StageOutput, Error
 
     let live_by_key: BTreeMap<CronKey, &LiveCron> =
         crons.iter().map(|c| (key_of(&c.reference), c)).collect();
-    let keys: BTreeSet<&CronKey> = wanted.keys().chain(live_by_key.keys()).collect();
+    let keys: BTreeSet<&CronKey> = desired.keys().chain(live_by_key.keys()).collect();
     for key in keys {
         let live = live_by_key.get(key).copied();
         let owned = live.is_some_and(|c| input.owner.owns(&c.metadata));
         let deleting = live.is_some_and(|c| c.metadata.deletion_timestamp.is_some());
-        match (wanted.get(key), live) {
+        match (desired.get(key), live) {
             (Some(_), Some(cron)) if !owned => output.warnings.push(Warning {
                 object: Some(cron.reference.clone()),
                 field: Some("metadata.annotations".into()),
@@ -142,7 +142,7 @@ pub fn run(snapshot: &Snapshot, input: &CronsInput) -> Result<StageOutput, Error
                 output.actions.push(Action::delete(
                     cron.reference.clone(),
                     cron.preconditions(),
-                    "no template asks for this DataImportCron, or auto-update of its DataSource is off",
+                    "no template requires this DataImportCron any more, or auto-update of its DataSource is off",
                 ));
             }
             (None, _) => {}
@@ -190,7 +190,7 @@ fn candidates(
             reserved.insert(key);
             continue;
         }
-        let cron = WantedCron::from_template(template, namespace, input.owner)
+        let cron = DesiredCron::from_template(template, namespace, input.owner)
             .map_err(|e| e.on(ssp_reference(input.owner), None).at(field))?;
         candidates.insert(
             key,

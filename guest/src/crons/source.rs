@@ -1,4 +1,4 @@
-//! Where the crons stage gets its templates and owner: the templates stage
+//! Sources of the crons stage's templates and owner: the templates stage
 //! hand-off, or the SSP CR in the snapshot.
 
 use serde_json::Value;
@@ -11,7 +11,7 @@ use crate::snapshot::{Entry, Snapshot};
 /// Path of the template list in the SSP CR.
 pub const TEMPLATES_PATH: &str = "spec.commonTemplates.dataImportCronTemplates";
 
-/// The SSP side of the input: the SSP CR and what it asks for.
+/// The SSP side of the input: the SSP CR and the templates it contains.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SspInput {
     pub owner: Owner,
