@@ -198,6 +198,18 @@ pub fn plan(request: &PlanRequest) -> Result<Plan, Error> {
         plan.boot_sources = output.boot_sources;
         plan.actions.extend(output.actions);
         plan.warnings.extend(output.warnings);
+        let architectures = output
+            .hyperconverged
+            .status
+            .node_info
+            .as_ref()
+            .map(|nodes| {
+                crons::multiarch::cluster_architectures(
+                    &nodes.control_plane_architectures,
+                    &nodes.workloads_architectures,
+                )
+            })
+            .unwrap_or_default();
         handover = Some(crons::source::from_handover(
             &snapshot,
             version.ssp_api_version(),
@@ -205,6 +217,7 @@ pub fn plan(request: &PlanRequest) -> Result<Plan, Error> {
             templates::ssp::SSP_NAME,
             output.templates.ssp_templates,
             output.templates.multi_arch,
+            architectures,
         )?);
     }
     if stages.contains(&Stage::Crons) {
@@ -225,6 +238,7 @@ pub fn plan(request: &PlanRequest) -> Result<Plan, Error> {
             templates: &ssp.templates,
             owner: &ssp.owner,
             multi_arch: ssp.multi_arch,
+            architectures: &ssp.architectures,
             os_images_namespace: settings.os_images_namespace,
             data_source_names: &data_source_names,
         };

@@ -131,12 +131,25 @@ fn run_with_owner(
     owner: &Owner,
     multi_arch: bool,
 ) -> StageOutput {
+    run_multi_arch(templates, objects, names, owner, multi_arch, &[])
+}
+
+fn run_multi_arch(
+    templates: &[Value],
+    objects: &[Value],
+    names: &BTreeSet<String>,
+    owner: &Owner,
+    multi_arch: bool,
+    architectures: &[&str],
+) -> StageOutput {
+    let architectures: Vec<String> = architectures.iter().map(|a| a.to_string()).collect();
     let templates = parse_templates(templates);
     let snapshot = Snapshot::from_objects(objects).expect("test objects are valid");
     let input = CronsInput {
         templates: &templates,
         owner,
         multi_arch,
+        architectures: &architectures,
         os_images_namespace: OS_IMAGES,
         data_source_names: names,
     };
@@ -786,23 +799,171 @@ fn cron_being_deleted_is_left_alone() {
 // Multi-architecture
 // ---------------------------------------------------------------------------
 
+const ARCHES: [&str; 3] = ["amd64", "arm64", "s390x"];
+const ARCH_LABEL: &str = "template.kubevirt.io/architecture";
+
+fn multi_arch_stage(templates: &[Value], objects: &[Value], names: &[&str]) -> StageOutput {
+    run_multi_arch(
+        templates,
+        objects,
+        &collection(names),
+        &owner(),
+        true,
+        &ARCHES,
+    )
+}
+
+fn multi_arch_reconcile(templates: &[Value], objects: &[Value], names: &[&str]) -> Vec<Value> {
+    let mut cluster = objects.to_vec();
+    let output = multi_arch_stage(templates, &cluster, names);
+    apply(&mut cluster, &output.actions);
+    cluster
+}
+
 #[test]
-fn multi_arch_plans_single_cron_with_warning() {
+fn multi_arch_cron_per_architecture() {
     let mut t = template("centos8", None, "centos8");
     t["metadata"]["annotations"] = json!({ ARCH_ANNOTATION: "amd64,arm64,s390x" });
+    let cluster = multi_arch_reconcile(&[t], &[], &[]);
+    for arch in ARCHES {
+        let name = format!("centos8-{arch}");
+        let cron = get(&cluster, "DataImportCron", OS_IMAGES, &name).expect("cron created");
+        let spec = &cron["spec"];
+        assert_eq!(spec["managedDataSource"], json!(name), "{arch}");
+        assert_eq!(
+            spec["template"]["spec"]["source"]["registry"]["platform"]["architecture"],
+            json!(arch)
+        );
+        assert_eq!(label(cron, ARCH_LABEL), Some(arch));
+        assert_eq!(
+            label(cron, "cdi.kubevirt.io/storage.import.datasource-name"),
+            Some("centos8")
+        );
+        assert!(cron["metadata"]["annotations"]
+            .get(ARCH_ANNOTATION)
+            .is_none());
+    }
+    assert!(get(&cluster, "DataImportCron", OS_IMAGES, "centos8").is_none());
+}
+
+#[test]
+fn multi_arch_skips_architectures_not_in_cluster() {
+    let mut t = template("centos8", None, "centos8");
+    t["metadata"]["annotations"] = json!({ ARCH_ANNOTATION: "arm64,ppc64le,bogus" });
+    let output = multi_arch_stage(&[t], &[], &[]);
+    let crons: Vec<&str> = output
+        .actions
+        .iter()
+        .filter(|a| a.object.kind == "DataImportCron")
+        .map(|a| a.object.name.as_str())
+        .collect();
+    assert_eq!(crons, vec!["centos8-arm64"]);
+}
+
+#[test]
+fn multi_arch_collection_datasources() {
+    let cluster = multi_arch_reconcile(&[], &[], &["fedora"]);
+    for arch in ARCHES {
+        let name = format!("fedora-{arch}");
+        let ds = get(&cluster, "DataSource", OS_IMAGES, &name).expect("arch DataSource");
+        assert_eq!(label(ds, ARCH_LABEL), Some(arch));
+        assert_eq!(ds["spec"]["source"], golden_source(&name));
+    }
+    let reference = get(&cluster, "DataSource", OS_IMAGES, "fedora").expect("reference");
+    assert_eq!(
+        reference["spec"]["source"],
+        json!({"dataSource": {"name": "fedora-amd64", "namespace": OS_IMAGES}})
+    );
+}
+
+#[test]
+fn multi_arch_plain_template_manages_default_arch() {
+    let templates = [template("fedora-image-cron", None, "fedora")];
+    let cluster = multi_arch_reconcile(&templates, &[], &["fedora"]);
+    let cron = get(&cluster, "DataImportCron", OS_IMAGES, "fedora-image-cron").expect("cron");
+    assert_eq!(cron["spec"]["managedDataSource"], "fedora-amd64");
+    let ds = get(&cluster, "DataSource", OS_IMAGES, "fedora-amd64").expect("DataSource");
+    assert_eq!(label(ds, CRON_LABEL), Some("fedora-image-cron"));
+    let other = get(&cluster, "DataSource", OS_IMAGES, "fedora-arm64").expect("DataSource");
+    assert_eq!(label(other, CRON_LABEL), None);
+}
+
+#[test]
+fn multi_arch_keeps_unsuffixed_golden_pvc() {
+    let templates = [template("fedora-image-cron", None, "fedora")];
+    let objects = [pvc(OS_IMAGES, "fedora")];
+    let cluster = multi_arch_reconcile(&templates, &objects, &["fedora"]);
+    let ds = get(&cluster, "DataSource", OS_IMAGES, "fedora-amd64").expect("DataSource");
+    assert_eq!(ds["spec"]["source"], golden_source("fedora"));
+    assert_eq!(label(ds, CRON_LABEL), None);
+    assert!(get(&cluster, "DataImportCron", OS_IMAGES, "fedora-image-cron").is_none());
+}
+
+#[test]
+fn multi_arch_custom_datasource_gets_reference() {
+    let mut t = template("my-image-cron", None, "my-image");
+    t["metadata"]["annotations"] = json!({ ARCH_ANNOTATION: "s390x,arm64" });
+    let cluster = multi_arch_reconcile(&[t], &[], &[]);
+    let reference = get(&cluster, "DataSource", OS_IMAGES, "my-image").expect("reference");
+    assert_eq!(
+        reference["spec"]["source"],
+        json!({"dataSource": {"name": "my-image-s390x", "namespace": OS_IMAGES}})
+    );
+}
+
+#[test]
+fn multi_arch_plan_converges() {
+    let mut annotated = template("centos8", None, "centos8");
+    annotated["metadata"]["annotations"] = json!({ ARCH_ANNOTATION: "amd64,arm64" });
+    let templates = [annotated, template("fedora-image-cron", None, "fedora")];
+    let cluster = multi_arch_reconcile(&templates, &[pvc(OS_IMAGES, "centos8")], &["fedora"]);
+    let second = multi_arch_stage(&templates, &cluster, &["fedora"]);
+    assert_eq!(second.actions, vec![]);
+}
+
+#[test]
+fn multi_arch_off_removes_architecture_objects() {
+    let mut annotated = template("centos8", None, "centos8");
+    annotated["metadata"]["annotations"] = json!({ ARCH_ANNOTATION: "amd64,arm64" });
+    let templates = [annotated, template("fedora-image-cron", None, "fedora")];
+    let cluster = multi_arch_reconcile(&templates, &[], &["fedora"]);
+
+    let output = run_stage(&templates, &cluster, &collection(&["fedora"]));
+    let mut after = cluster.clone();
+    apply(&mut after, &output.actions);
+    let leftovers: Vec<&str> = after
+        .iter()
+        .filter(|o| label(o, ARCH_LABEL).is_some())
+        .map(|o| o["metadata"]["name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(leftovers, Vec::<&str>::new());
+    let fedora = get(&after, "DataSource", OS_IMAGES, "fedora").expect("plain DataSource");
+    assert_eq!(label(fedora, CRON_LABEL), Some("fedora-image-cron"));
+    assert!(get(&after, "DataImportCron", OS_IMAGES, "centos8").is_some());
+
+    let last_cron = output
+        .actions
+        .iter()
+        .rposition(|a| a.object.kind == "DataImportCron")
+        .expect("cron actions");
+    let first_arch_ds_delete = output
+        .actions
+        .iter()
+        .position(|a| a.object.kind == "DataSource" && a.action == ActionKind::Delete)
+        .expect("DataSource deletes");
+    assert!(last_cron < first_arch_ds_delete);
+}
+
+#[test]
+fn multi_arch_without_architectures_warns() {
+    let mut t = template("centos8", None, "centos8");
+    t["metadata"]["annotations"] = json!({ ARCH_ANNOTATION: "amd64,arm64" });
     let output = run_with_owner(&[t], &[], &collection(&[]), &owner(), true);
 
     let cron = find(&output.actions, "DataImportCron", OS_IMAGES, "centos8");
     assert_eq!(kinds(&cron), vec![ActionKind::Create]);
-    let body = cron[0].body.as_ref().expect("body");
-    assert!(body["metadata"]["annotations"]
-        .get(ARCH_ANNOTATION)
-        .is_none());
     assert_eq!(output.warnings.len(), 1);
-    assert_eq!(
-        output.warnings[0].field.as_deref(),
-        Some("spec.enableMultipleArchitectures")
-    );
+    assert_eq!(output.warnings[0].field.as_deref(), Some("spec.cluster"));
 }
 
 // ---------------------------------------------------------------------------

@@ -3,8 +3,10 @@
 
 use serde_json::{json, Map, Value};
 
+use super::equality::semantic_eq;
+use super::multiarch::Target;
 use super::owner::Owner;
-use crate::model::cdi::{DataSource, NamespacedName, API_VERSION, LABEL_DATA_IMPORT_CRON};
+use crate::model::cdi::{DataSource, API_VERSION, LABEL_DATA_IMPORT_CRON};
 use crate::model::meta::ObjectRef;
 use crate::plan::Action;
 
@@ -23,14 +25,16 @@ pub enum AutoUpdate {
 /// `cron` is the cron of the template that manages the DataSource in the
 /// golden-image namespace, if any. Only the presence of the
 /// `cdi.kubevirt.io/dataImportCron` label key opts in; its value does not
-/// matter, so there is no "false" opt-out. Without the label, a golden PVC
-/// named like the DataSource wins over the import.
+/// matter, so there is no "false" opt-out. Without the label, the target's
+/// golden PVC wins over the import. A target marked `forced_off` is always
+/// off.
 pub fn decide(
+    target: &Target,
     cron: Option<&str>,
     data_source: Option<&DataSource>,
     golden_pvc_exists: bool,
 ) -> AutoUpdate {
-    let Some(cron) = cron else {
+    let Some(cron) = cron.filter(|_| !target.forced_off) else {
         return AutoUpdate::Off;
     };
     let labelled =
@@ -44,27 +48,24 @@ pub fn decide(
     }
 }
 
-/// Returns the action that brings DataSource `namespace/name` in line
-/// with `decision`, or nothing when it already is.
+/// Returns the action that brings the DataSource of `target` in line with
+/// `decision`, or nothing when it already is.
 ///
 /// With auto-update on, only the label is written and the spec is left to
-/// CDI; a new DataSource gets an empty `spec.source` that CDI fills after
+/// CDI. A new DataSource gets an empty `spec.source` that CDI fills after
 /// the first import. With auto-update off, the label is removed, the app
-/// labels are added and the spec points at the golden PVC.
+/// labels are added and the spec is set to the target's golden source.
 pub fn reconcile(
     namespace: &str,
-    name: &str,
+    target: &Target,
     live: Option<&DataSource>,
     decision: &AutoUpdate,
     owner: &Owner,
 ) -> Option<Action> {
-    let reference = ObjectRef::new(API_VERSION, "DataSource", namespace, name);
-    let golden = NamespacedName {
-        namespace: namespace.to_string(),
-        name: name.to_string(),
-    };
+    let reference = ObjectRef::new(API_VERSION, "DataSource", namespace, &target.name);
     let Some(live) = live else {
         let mut labels = owner.app_labels();
+        labels.extend(target.labels.clone());
         let (source, reason) = match decision {
             AutoUpdate::On { cron } => {
                 labels.insert(LABEL_DATA_IMPORT_CRON.to_string(), cron.clone());
@@ -74,8 +75,8 @@ pub fn reconcile(
                 )
             }
             AutoUpdate::Off => (
-                json!({"pvc": golden}),
-                "DataSource is missing and points at its golden PVC while auto-update is off"
+                target.golden.clone(),
+                "DataSource is missing and points at its golden source while auto-update is off"
                     .to_string(),
             ),
         };
@@ -83,7 +84,7 @@ pub fn reconcile(
             "apiVersion": API_VERSION,
             "kind": "DataSource",
             "metadata": {
-                "name": name,
+                "name": target.name,
                 "namespace": namespace,
                 "labels": labels,
                 "annotations": owner.annotations(),
@@ -107,20 +108,21 @@ pub fn reconcile(
                 ),
             ))
         }
-        AutoUpdate::Off => restore_patch(live, &golden, owner).map(|patch| {
+        AutoUpdate::Off => restore_patch(live, &target.golden, owner).map(|patch| {
             Action::merge_patch(
                 reference,
                 patch,
                 false,
-                "auto-update is off, so the DataSource is restored to its golden PVC without the cron label",
+                "auto-update is off, so the DataSource is restored to its golden source without the cron label",
             )
         }),
     }
 }
 
 /// Returns the merge patch that removes the cron label, adds the app labels
-/// and points the spec at `golden`, or nothing when `live` already matches.
-fn restore_patch(live: &DataSource, golden: &NamespacedName, owner: &Owner) -> Option<Value> {
+/// and sets `spec.source` to `golden`, or nothing when `live` already
+/// matches.
+fn restore_patch(live: &DataSource, golden: &Value, owner: &Owner) -> Option<Value> {
     let mut labels = Map::new();
     for (key, value) in owner.app_labels() {
         if live.metadata.label(&key) != Some(value.as_str()) {
@@ -131,22 +133,17 @@ fn restore_patch(live: &DataSource, golden: &NamespacedName, owner: &Owner) -> O
         labels.insert(LABEL_DATA_IMPORT_CRON.to_string(), Value::Null);
     }
 
-    let source = &live.spec.source;
-    let on_golden = source.pvc.as_ref() == Some(golden)
-        && source.snapshot.is_none()
-        && source.data_source.is_none();
+    let current = serde_json::to_value(&live.spec.source).unwrap_or(Value::Null);
     let mut patch = Map::new();
     if !labels.is_empty() {
         patch.insert("metadata".into(), json!({"labels": labels}));
     }
-    if !on_golden {
-        let mut replacement = Map::new();
-        replacement.insert("pvc".into(), json!(golden));
-        if source.snapshot.is_some() {
-            replacement.insert("snapshot".into(), Value::Null);
-        }
-        if source.data_source.is_some() {
-            replacement.insert("dataSource".into(), Value::Null);
+    if !semantic_eq(&current, golden) {
+        let mut replacement = golden.as_object().cloned().unwrap_or_default();
+        if let Some(fields) = current.as_object() {
+            for key in fields.keys() {
+                replacement.entry(key.clone()).or_insert(Value::Null);
+            }
         }
         patch.insert("spec".into(), json!({"source": replacement}));
     }

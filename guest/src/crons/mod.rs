@@ -4,12 +4,14 @@
 //! golden PVCs go in. Out come the actions that create, re-create, patch or
 //! delete the crons, and the DataSource changes that the auto-update
 //! decision requires. Actions come in a fixed order: DataSources by name,
-//! then crons by namespace and name, so that the plan does not depend on
-//! the order of the input objects.
+//! then crons by namespace and name, then deletes of leftover architecture
+//! DataSources. So the plan does not depend on the order of the input
+//! objects.
 
 pub mod cron;
 pub mod datasource;
 pub mod equality;
+pub mod multiarch;
 pub mod owner;
 pub mod source;
 
@@ -25,6 +27,7 @@ use crate::plan::{Action, Preconditions, Warning};
 use crate::snapshot::{Entry, Snapshot};
 use cron::{DesiredCron, LiveCron};
 use datasource::AutoUpdate;
+use multiarch::Target;
 use owner::Owner;
 
 /// Input of the crons stage besides the snapshot.
@@ -36,6 +39,9 @@ pub struct CronsInput<'a> {
     pub owner: &'a Owner,
     /// The SSP CR's `spec.enableMultipleArchitectures`.
     pub multi_arch: bool,
+    /// The cluster architectures: control-plane ones first, then workload
+    /// ones, each once. Only read while `multi_arch` is on.
+    pub architectures: &'a [String],
     /// Namespace of the golden images and of crons whose template sets no
     /// namespace.
     pub os_images_namespace: &'a str,
@@ -70,54 +76,112 @@ pub fn run(snapshot: &Snapshot, input: &CronsInput) -> Result<StageOutput, Error
     }
 
     let mut output = StageOutput::default();
-    // NOTE: multi-architecture crons (one cron per listed architecture,
-    // `<name>-<arch>` DataSources and reference DataSources) are not planned
-    // yet. With multi-arch on, each template still gets one cron as if it
-    // were off, and a warning reports it.
-    if input.multi_arch {
-        output.warnings.push(Warning {
-            object: Some(ssp_reference(input.owner)),
-            field: Some("spec.enableMultipleArchitectures".into()),
-            message: "multi-architecture crons are not planned yet; each template gets one \
-                      DataImportCron as with multi-architecture off"
-                .into(),
-        });
+    let architectures: &[String] = if input.multi_arch {
+        if input.architectures.is_empty() {
+            output.warnings.push(Warning {
+                object: Some(ssp_reference(input.owner)),
+                field: Some("spec.cluster".into()),
+                message: "multi-architecture is on but the cluster lists no architectures, so \
+                          each template gets one DataImportCron as with multi-architecture off"
+                    .into(),
+            });
+        }
+        input.architectures
+    } else {
+        &[]
+    };
+    let (candidates, references, reserved) =
+        candidates(input, architectures, &mut output.warnings)?;
+
+    // The DataSources SSP keeps, and whether auto-update is on for each.
+    let ns = input.os_images_namespace;
+    let mut targets = if architectures.is_empty() {
+        input
+            .data_source_names
+            .iter()
+            .map(|name| Target::plain(ns, name))
+            .collect()
+    } else {
+        multiarch::collection_targets(ns, input.data_source_names, architectures, |name| {
+            snapshot.get("PersistentVolumeClaim", ns, name).is_some()
+        })
+    };
+    for (name, points_to) in references {
+        if !targets.iter().any(|t| t.name == name) {
+            targets.push(Target::reference(ns, &name, &points_to));
+        }
     }
-    let (candidates, reserved) = candidates(input, &mut output.warnings)?;
+    targets.sort_by(|a, b| a.name.cmp(&b.name));
 
     let mut decisions = BTreeMap::new();
-    for name in input.data_source_names {
+    for target in &targets {
+        // With several templates for one DataSource, the cron that sorts
+        // first by name is the one the label names.
         let cron = candidates
             .values()
-            .find(|c| {
-                c.cron.namespace == input.os_images_namespace && &c.managed_data_source == name
-            })
+            .find(|c| c.cron.namespace == ns && c.managed_data_source == target.name)
             .map(|c| c.cron.name.as_str());
-        let live = data_sources.get(name.as_str()).map(|(_, ds)| ds);
+        let live = data_sources.get(target.name.as_str()).map(|(_, ds)| ds);
         let golden_pvc = snapshot
-            .get("PersistentVolumeClaim", input.os_images_namespace, name)
+            .get("PersistentVolumeClaim", ns, &target.golden_pvc)
             .is_some();
-        let decision = datasource::decide(cron, live, golden_pvc);
+        let decision = datasource::decide(target, cron, live, golden_pvc);
         output.actions.extend(datasource::reconcile(
-            input.os_images_namespace,
-            name,
+            ns,
+            target,
             live,
             &decision,
             input.owner,
         ));
-        decisions.insert(name.clone(), decision);
+        decisions.insert(target.name.clone(), decision);
     }
 
     let desired: BTreeMap<CronKey, DesiredCron> = candidates
         .into_iter()
         .filter(|(_, c)| {
-            let in_collection = c.cron.namespace == input.os_images_namespace
-                && decisions.contains_key(&c.managed_data_source);
-            !in_collection || decisions.get(&c.managed_data_source) != Some(&AutoUpdate::Off)
+            c.cron.namespace != ns
+                || decisions.get(&c.managed_data_source) != Some(&AutoUpdate::Off)
         })
         .map(|(key, c)| (key, c.cron))
         .collect();
+    output.actions.extend(plan_crons(
+        input,
+        &desired,
+        &crons,
+        &reserved,
+        &mut output.warnings,
+    ));
 
+    // Architecture DataSources left over from a multi-arch setup that no
+    // longer applies go last, after their crons, because CDI re-creates a
+    // DataSource whose cron still exists.
+    for (name, (entry, data_source)) in &data_sources {
+        let meta = &data_source.metadata;
+        if meta.label(multiarch::ARCHITECTURE_LABEL).is_some()
+            && input.owner.owns(meta)
+            && meta.deletion_timestamp.is_none()
+            && !decisions.contains_key(*name)
+        {
+            output.actions.push(Action::delete(
+                entry.reference.clone(),
+                preconditions(meta),
+                "the architecture DataSource is no longer part of the multi-architecture setup",
+            ));
+        }
+    }
+    Ok(output)
+}
+
+/// Returns the cron actions: create, re-create or patch each desired cron,
+/// and delete owned crons that are no longer desired.
+fn plan_crons(
+    input: &CronsInput,
+    desired: &BTreeMap<CronKey, DesiredCron>,
+    crons: &[LiveCron],
+    reserved: &BTreeSet<CronKey>,
+    warnings: &mut Vec<Warning>,
+) -> Vec<Action> {
+    let mut actions = Vec::new();
     let live_by_key: BTreeMap<CronKey, &LiveCron> =
         crons.iter().map(|c| (key_of(&c.reference), c)).collect();
     let keys: BTreeSet<&CronKey> = desired.keys().chain(live_by_key.keys()).collect();
@@ -126,7 +190,7 @@ pub fn run(snapshot: &Snapshot, input: &CronsInput) -> Result<StageOutput, Error
         let owned = live.is_some_and(|c| input.owner.owns(&c.metadata));
         let deleting = live.is_some_and(|c| c.metadata.deletion_timestamp.is_some());
         match (desired.get(key), live) {
-            (Some(_), Some(cron)) if !owned => output.warnings.push(Warning {
+            (Some(_), Some(cron)) if !owned => warnings.push(Warning {
                 object: Some(cron.reference.clone()),
                 field: Some("metadata.annotations".into()),
                 message: format!(
@@ -137,9 +201,9 @@ pub fn run(snapshot: &Snapshot, input: &CronsInput) -> Result<StageOutput, Error
             }),
             // A cron that is being deleted is created again on a later pass.
             (_, Some(_)) if deleting => {}
-            (Some(cron), live) => output.actions.extend(cron::reconcile(cron, live)),
+            (Some(cron), live) => actions.extend(cron::reconcile(cron, live)),
             (None, Some(cron)) if owned && !reserved.contains(key) => {
-                output.actions.push(Action::delete(
+                actions.push(Action::delete(
                     cron.reference.clone(),
                     cron.preconditions(),
                     "no template requires this DataImportCron any more, or auto-update of its DataSource is off",
@@ -148,59 +212,94 @@ pub fn run(snapshot: &Snapshot, input: &CronsInput) -> Result<StageOutput, Error
             (None, _) => {}
         }
     }
-    Ok(output)
+    actions
 }
 
-/// Turns the templates into cron candidates, keyed by (namespace, name).
-/// Templates that cannot become a cron are reported and their names
-/// reserved, so that an existing cron of the same name is kept.
+/// Cron candidates keyed by (namespace, name), the reference DataSources
+/// that multi-arch templates add, and the reserved cron keys.
+type Candidates = (
+    BTreeMap<CronKey, Candidate>,
+    Vec<(String, String)>,
+    BTreeSet<CronKey>,
+);
+
+/// Turns the templates into cron candidates, one per architecture when
+/// `architectures` is not empty. Templates that cannot become a cron are
+/// reported and their names reserved, so that an existing cron of the same
+/// name is kept.
 fn candidates(
     input: &CronsInput,
+    architectures: &[String],
     warnings: &mut Vec<Warning>,
-) -> Result<(BTreeMap<CronKey, Candidate>, BTreeSet<CronKey>), Error> {
+) -> Result<Candidates, Error> {
     let mut candidates = BTreeMap::new();
+    let mut references = Vec::new();
     let mut reserved = BTreeSet::new();
-    for (index, template) in input.templates.iter().enumerate() {
+    for (index, original) in input.templates.iter().enumerate() {
         let field = format!("{}[{index}]", source::TEMPLATES_PATH);
-        let namespace = match template.metadata.namespace() {
+        let namespace = match original.metadata.namespace() {
             "" => input.os_images_namespace,
             ns => ns,
         };
-        let key = (namespace.to_string(), template.name().to_string());
-        let managed = template
+        let managed = original
             .spec
             .as_ref()
             .map(|s| s.managed_data_source.clone())
             .unwrap_or_default();
-        let problem = if template.name().is_empty() {
-            Some("the template has no metadata.name, so no DataImportCron is made from it")
-        } else if managed.is_empty() {
-            Some("the template has no spec.managedDataSource, which CDI requires, so no DataImportCron is made from it")
-        } else if candidates.contains_key(&key) {
-            Some("another template already makes a DataImportCron of this name in this namespace; the first one is used")
+        let expanded = if architectures.is_empty() {
+            vec![multiarch::ArchTemplate {
+                template: original.clone(),
+                reference: None,
+            }]
         } else {
-            None
+            let in_collection = namespace == input.os_images_namespace
+                && input.data_source_names.contains(&managed);
+            multiarch::expand(original, architectures, in_collection)
         };
-        if let Some(message) = problem {
-            warnings.push(Warning {
-                object: Some(ssp_reference(input.owner)),
-                field: Some(field),
-                message: message.into(),
-            });
-            reserved.insert(key);
-            continue;
+
+        for arch_template in expanded {
+            let template = &arch_template.template;
+            let key = (namespace.to_string(), template.name().to_string());
+            let problem = if template.name().is_empty() {
+                Some("the template has no metadata.name, so no DataImportCron is made from it")
+            } else if managed.is_empty() {
+                Some("the template has no spec.managedDataSource, which CDI requires, so no DataImportCron is made from it")
+            } else if candidates.contains_key(&key) {
+                Some("another template already makes a DataImportCron of this name in this namespace; the first one is used")
+            } else {
+                None
+            };
+            if let Some(message) = problem {
+                warnings.push(Warning {
+                    object: Some(ssp_reference(input.owner)),
+                    field: Some(field.clone()),
+                    message: message.into(),
+                });
+                reserved.insert(key);
+                continue;
+            }
+            let cron = DesiredCron::from_template(template, namespace, input.owner)
+                .map_err(|e| e.on(ssp_reference(input.owner), None).at(field.clone()))?;
+            let managed_data_source = template
+                .spec
+                .as_ref()
+                .map(|s| s.managed_data_source.clone())
+                .unwrap_or_default();
+            if namespace == input.os_images_namespace {
+                references.extend(arch_template.reference.clone());
+            }
+            candidates.insert(
+                key,
+                Candidate {
+                    cron,
+                    managed_data_source,
+                },
+            );
         }
-        let cron = DesiredCron::from_template(template, namespace, input.owner)
-            .map_err(|e| e.on(ssp_reference(input.owner), None).at(field))?;
-        candidates.insert(
-            key,
-            Candidate {
-                cron,
-                managed_data_source: managed,
-            },
-        );
     }
-    Ok((candidates, reserved))
+    references.sort();
+    references.dedup();
+    Ok((candidates, references, reserved))
 }
 
 /// Clean-up while the SSP CR is being deleted: the owned crons go first.
@@ -233,10 +332,7 @@ fn clean_up(
         if input.owner.owns(meta) && meta.deletion_timestamp.is_none() {
             output.actions.push(Action::delete(
                 entry.reference.clone(),
-                Preconditions {
-                    uid: meta.uid.clone(),
-                    resource_version: meta.resource_version.clone(),
-                },
+                preconditions(meta),
                 "the SSP CR is being deleted and none of its DataImportCrons is left",
             ));
         }
@@ -275,6 +371,13 @@ fn live_data_sources<'s>(
             Ok((entry.reference.name.as_str(), (entry, data_source)))
         })
         .collect()
+}
+
+fn preconditions(meta: &ObjectMeta) -> Preconditions {
+    Preconditions {
+        uid: meta.uid.clone(),
+        resource_version: meta.resource_version.clone(),
+    }
 }
 
 fn key_of(reference: &ObjectRef) -> CronKey {

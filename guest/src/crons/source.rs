@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::multiarch::cluster_architectures;
 use super::owner::Owner;
 use crate::error::{from_value, Error};
 use crate::model::dict::DataImportCronTemplate;
@@ -19,6 +20,9 @@ pub struct SspInput {
     pub templates: Vec<DataImportCronTemplate>,
     /// `spec.enableMultipleArchitectures`.
     pub multi_arch: bool,
+    /// The architectures of `spec.cluster`: control-plane ones first, then
+    /// workload ones, each once.
+    pub architectures: Vec<String>,
 }
 
 /// Reads the snapshot's single SSP CR.
@@ -45,10 +49,23 @@ pub fn from_snapshot(snapshot: &Snapshot) -> Result<SspInput, Error> {
         Some(list) => from_value(list).map_err(|e| entry.blame(e.within(TEMPLATES_PATH)))?,
     };
     let multi_arch = read_multi_arch(entry)?;
+    let list = |key: &str| -> Result<Vec<String>, Error> {
+        match entry.value.pointer(&format!("/spec/cluster/{key}")) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(list) => {
+                from_value(list).map_err(|e| entry.blame(e.within(&format!("spec.cluster.{key}"))))
+            }
+        }
+    };
+    let architectures = cluster_architectures(
+        &list("controlPlaneArchitectures")?,
+        &list("workloadArchitectures")?,
+    );
     Ok(SspInput {
         owner,
         templates,
         multi_arch,
+        architectures,
     })
 }
 
@@ -62,6 +79,7 @@ pub fn from_handover(
     name: &str,
     templates: Vec<DataImportCronTemplate>,
     multi_arch: bool,
+    architectures: Vec<String>,
 ) -> Result<SspInput, Error> {
     let owner = match snapshot.get("SSP", namespace, name) {
         Some(entry) => Owner::from_entry(entry)?,
@@ -76,6 +94,7 @@ pub fn from_handover(
         owner,
         templates,
         multi_arch,
+        architectures,
     })
 }
 
