@@ -61,6 +61,10 @@ pub struct StageOutput {
 /// A cron's place in the cluster: (namespace, name).
 type CronKey = (String, String);
 
+/// The DataSources of the golden-image namespace by name, with their
+/// snapshot entries.
+type LiveDataSources<'s> = BTreeMap<&'s str, (&'s Entry, DataSource)>;
+
 /// A template turned into a cron, with the DataSource it manages.
 struct Candidate {
     cron: DesiredCron,
@@ -93,9 +97,57 @@ pub fn run(snapshot: &Snapshot, input: &CronsInput) -> Result<StageOutput, Error
     let (candidates, references, reserved) =
         candidates(input, architectures, &mut output.warnings)?;
 
-    // The DataSources SSP keeps, and whether auto-update is on for each.
     let ns = input.os_images_namespace;
-    let mut targets = if architectures.is_empty() {
+    let (actions, decisions) = plan_data_sources(
+        snapshot,
+        input,
+        architectures,
+        &candidates,
+        references,
+        &data_sources,
+    );
+    output.actions.extend(actions);
+
+    // A template whose golden-image DataSource has auto-update off gets no
+    // cron. Crons in other namespaces are always desired.
+    let desired: BTreeMap<CronKey, DesiredCron> = candidates
+        .into_iter()
+        .filter(|(_, c)| {
+            c.cron.namespace != ns
+                || decisions.get(&c.managed_data_source) != Some(&AutoUpdate::Off)
+        })
+        .map(|(key, c)| (key, c.cron))
+        .collect();
+    output.actions.extend(plan_crons(
+        input,
+        &desired,
+        &crons,
+        &reserved,
+        &mut output.warnings,
+    ));
+
+    output
+        .actions
+        .extend(delete_leftover_architecture_data_sources(
+            input,
+            &data_sources,
+            &decisions,
+        ));
+    Ok(output)
+}
+
+/// Returns the DataSource actions and the auto-update decision for each
+/// DataSource that SSP keeps in the golden-image namespace, by name.
+fn plan_data_sources(
+    snapshot: &Snapshot,
+    input: &CronsInput,
+    architectures: &[String],
+    candidates: &BTreeMap<CronKey, Candidate>,
+    references: Vec<(String, String)>,
+    data_sources: &LiveDataSources,
+) -> (Vec<Action>, BTreeMap<String, AutoUpdate>) {
+    let ns = input.os_images_namespace;
+    let mut targets: Vec<Target> = if architectures.is_empty() {
         input
             .data_source_names
             .iter()
@@ -113,6 +165,7 @@ pub fn run(snapshot: &Snapshot, input: &CronsInput) -> Result<StageOutput, Error
     }
     targets.sort_by(|a, b| a.name.cmp(&b.name));
 
+    let mut actions = Vec::new();
     let mut decisions = BTreeMap::new();
     for target in &targets {
         // With several templates for one DataSource, the cron that sorts
@@ -126,7 +179,7 @@ pub fn run(snapshot: &Snapshot, input: &CronsInput) -> Result<StageOutput, Error
             .get("PersistentVolumeClaim", ns, &target.golden_pvc)
             .is_some();
         let decision = datasource::decide(target, cron, live, golden_pvc);
-        output.actions.extend(datasource::reconcile(
+        actions.extend(datasource::reconcile(
             ns,
             target,
             live,
@@ -135,41 +188,34 @@ pub fn run(snapshot: &Snapshot, input: &CronsInput) -> Result<StageOutput, Error
         ));
         decisions.insert(target.name.clone(), decision);
     }
+    (actions, decisions)
+}
 
-    let desired: BTreeMap<CronKey, DesiredCron> = candidates
-        .into_iter()
-        .filter(|(_, c)| {
-            c.cron.namespace != ns
-                || decisions.get(&c.managed_data_source) != Some(&AutoUpdate::Off)
-        })
-        .map(|(key, c)| (key, c.cron))
-        .collect();
-    output.actions.extend(plan_crons(
-        input,
-        &desired,
-        &crons,
-        &reserved,
-        &mut output.warnings,
-    ));
-
-    // Architecture DataSources left over from a multi-arch setup that no
-    // longer applies go last, after their crons, because CDI re-creates a
-    // DataSource whose cron still exists.
-    for (name, (entry, data_source)) in &data_sources {
+/// Deletes owned architecture DataSources that SSP no longer keeps, for
+/// example after multi-arch was turned off. These deletes go after the
+/// cron actions, because CDI re-creates a DataSource whose cron still
+/// exists.
+fn delete_leftover_architecture_data_sources(
+    input: &CronsInput,
+    data_sources: &LiveDataSources,
+    kept: &BTreeMap<String, AutoUpdate>,
+) -> Vec<Action> {
+    let mut actions = Vec::new();
+    for (name, (entry, data_source)) in data_sources {
         let meta = &data_source.metadata;
         if meta.label(multiarch::ARCHITECTURE_LABEL).is_some()
             && input.owner.owns(meta)
             && meta.deletion_timestamp.is_none()
-            && !decisions.contains_key(*name)
+            && !kept.contains_key(*name)
         {
-            output.actions.push(Action::delete(
+            actions.push(Action::delete(
                 entry.reference.clone(),
                 preconditions(meta),
                 "the architecture DataSource is no longer part of the multi-architecture setup",
             ));
         }
     }
-    Ok(output)
+    actions
 }
 
 /// Returns the cron actions: create, re-create or patch each desired cron,
@@ -305,11 +351,7 @@ fn candidates(
 /// Clean-up while the SSP CR is being deleted: the owned crons go first.
 /// Only when none is left are the owned DataSources deleted, because CDI
 /// re-creates a DataSource whose cron still exists.
-fn clean_up(
-    input: &CronsInput,
-    crons: &[LiveCron],
-    data_sources: &BTreeMap<&str, (&Entry, DataSource)>,
-) -> StageOutput {
+fn clean_up(input: &CronsInput, crons: &[LiveCron], data_sources: &LiveDataSources) -> StageOutput {
     let mut output = StageOutput::default();
     let owned: Vec<&LiveCron> = crons
         .iter()
@@ -361,7 +403,7 @@ fn live_crons(snapshot: &Snapshot) -> Result<Vec<LiveCron>, Error> {
 fn live_data_sources<'s>(
     snapshot: &'s Snapshot,
     namespace: &str,
-) -> Result<BTreeMap<&'s str, (&'s Entry, DataSource)>, Error> {
+) -> Result<LiveDataSources<'s>, Error> {
     snapshot
         .of_kind("DataSource")
         .iter()
