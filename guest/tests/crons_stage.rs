@@ -922,6 +922,27 @@ fn multi_arch_plan_converges() {
 }
 
 #[test]
+fn multi_arch_plan_ignores_input_order() {
+    let mut annotated = template("centos8", None, "centos8");
+    annotated["metadata"]["annotations"] = json!({ ARCH_ANNOTATION: "amd64,arm64" });
+    let templates = [annotated, template("fedora-image-cron", None, "fedora")];
+    let objects = vec![
+        pvc(OS_IMAGES, "fedora"),
+        data_source("fedora-arm64", Some(""), json!({})),
+        live_cron(OS_IMAGES, "centos8-amd64", "centos8-amd64", true),
+        live_cron(OS_IMAGES, "old-image-cron", "old", true),
+    ];
+    let expected = multi_arch_stage(&templates, &objects, &["fedora", "rhel9"]);
+    assert!(!expected.actions.is_empty());
+    let mut reversed = objects.clone();
+    reversed.reverse();
+    assert_eq!(
+        multi_arch_stage(&templates, &reversed, &["fedora", "rhel9"]),
+        expected
+    );
+}
+
+#[test]
 fn multi_arch_off_removes_architecture_objects() {
     let mut annotated = template("centos8", None, "centos8");
     annotated["metadata"]["annotations"] = json!({ ARCH_ANNOTATION: "amd64,arm64" });
