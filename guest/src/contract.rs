@@ -5,9 +5,12 @@
 //! `major.minor` version; a host refuses a module whose major version
 //! differs from its own, and minor versions only add operations or fields.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::crons::{self, source::SspInput, CronsInput};
 use crate::error::{Error, ErrorKind};
 use crate::hco_version::HcoVersion;
 use crate::plan::Plan;
@@ -53,6 +56,9 @@ pub struct ContractInfo {
 pub enum Stage {
     /// What HCO does: templates to status and SSP.
     Templates,
+    /// The SSP step: SSP templates to DataImportCrons and DataSource
+    /// labels.
+    Crons,
 }
 
 /// Request of the `plan` operation.
@@ -65,7 +71,7 @@ pub struct PlanRequest {
     /// The current time, RFC 3339. The module has no clock.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub now: Option<String>,
-    /// Stages to run, in chain order; defaults to all.
+    /// Stages to run, in chain order; defaults to all (templates, crons).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stages: Option<Vec<Stage>>,
     /// Common-template files in place of the built-in set.
@@ -216,16 +222,64 @@ pub fn plan(request: &PlanRequest) -> Result<Plan, Error> {
     let stages = request
         .stages
         .clone()
-        .unwrap_or_else(|| vec![Stage::Templates]);
+        .unwrap_or_else(|| vec![Stage::Templates, Stage::Crons]);
 
     let mut plan = Plan {
         hco_version: version.to_string(),
         ..Plan::default()
     };
+    let mut handover = None;
     if stages.contains(&Stage::Templates) {
         let output = templates::run(&snapshot, &commons, &settings)?;
         plan.status = Some(output.status);
         plan.boot_sources = output.boot_sources;
+        plan.actions.extend(output.actions);
+        plan.warnings.extend(output.warnings);
+        let architectures = output
+            .hyperconverged
+            .status
+            .node_info
+            .as_ref()
+            .map(|nodes| {
+                crons::multiarch::cluster_architectures(
+                    &nodes.control_plane_architectures,
+                    &nodes.workloads_architectures,
+                )
+            })
+            .unwrap_or_default();
+        handover = Some(crons::source::from_handover(
+            &snapshot,
+            version.ssp_api_version(),
+            &templates::ssp::ssp_namespace(&output.hyperconverged),
+            templates::ssp::SSP_NAME,
+            output.templates.ssp_templates,
+            output.templates.multi_arch,
+            architectures,
+        )?);
+    }
+    if stages.contains(&Stage::Crons) {
+        let ssp: SspInput = match handover {
+            Some(ssp) => ssp,
+            None => crons::source::from_snapshot(&snapshot)?,
+        };
+        // NOTE: SSP's DataSource collection comes from its common VM
+        // templates, which the request does not carry. The DataSources that
+        // the common boot-source templates manage stand in for it.
+        let data_source_names: BTreeSet<String> = commons
+            .iter()
+            .filter_map(|t| t.spec.as_ref())
+            .map(|spec| spec.managed_data_source.clone())
+            .filter(|name| !name.is_empty())
+            .collect();
+        let input = CronsInput {
+            templates: &ssp.templates,
+            owner: &ssp.owner,
+            multi_arch: ssp.multi_arch,
+            architectures: &ssp.architectures,
+            os_images_namespace: settings.os_images_namespace,
+            data_source_names: &data_source_names,
+        };
+        let output = crons::run(&snapshot, &input)?;
         plan.actions.extend(output.actions);
         plan.warnings.extend(output.warnings);
     }

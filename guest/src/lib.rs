@@ -6,6 +6,7 @@
 //! same response natively, in a WebAssembly host and in a browser.
 
 pub mod contract;
+pub mod crons;
 pub mod error;
 pub mod hco_version;
 pub mod model;
