@@ -10,7 +10,9 @@ use serde_json::Value;
 
 use crate::error::{Error, ErrorKind};
 use crate::hco_version::HcoVersion;
-use crate::plan::Plan;
+use crate::imports;
+use crate::model::cdi::NamespacedName;
+use crate::plan::{ActionKind, Plan};
 use crate::snapshot::Snapshot;
 use crate::templates::{self, common::CommonTemplateFile, StageSettings};
 
@@ -48,7 +50,13 @@ pub struct ContractInfo {
 pub enum Stage {
     /// What HCO does: templates to status and SSP.
     Templates,
+    /// What CDI's DataImportCron controller does: crons to imports,
+    /// DataSource updates and clean-up. Needs `now`.
+    Imports,
 }
+
+/// Every stage, in chain order.
+pub const ALL_STAGES: &[Stage] = &[Stage::Templates, Stage::Imports];
 
 /// Request of the `plan` operation.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -74,6 +82,10 @@ pub struct PlanRequest {
     /// `kubevirt-os-images`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub os_images_namespace: Option<String>,
+    /// DataImportCrons that no longer exist, so that the imports stage
+    /// cleans up after them under their retention policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_crons: Option<Vec<NamespacedName>>,
     /// The cluster objects: a HyperConverged, and for later stages the
     /// SSP CR, DataImportCrons, DataSources, DataVolumes, PVCs and so on.
     #[serde(default)]
@@ -154,13 +166,14 @@ pub fn plan(request: &PlanRequest) -> Result<Plan, Error> {
         Some(text) => HcoVersion::parse(text)?,
         None => HcoVersion::CURRENT,
     };
-    if let Some(now) = &request.now {
-        chrono::DateTime::parse_from_rfc3339(now).map_err(|e| {
+    let now = match &request.now {
+        Some(now) => Some(chrono::DateTime::parse_from_rfc3339(now).map_err(|e| {
             Error::invalid(format!("invalid time {now:?}: {e}"))
                 .at("now")
                 .hint("write an RFC 3339 time, e.g. 2026-01-31T12:00:00Z")
-        })?;
-    }
+        })?),
+        None => None,
+    };
     let snapshot = Snapshot::from_objects(&request.objects)?;
     let files = match &request.common_templates {
         Some(files) => files.clone(),
@@ -179,7 +192,7 @@ pub fn plan(request: &PlanRequest) -> Result<Plan, Error> {
     let stages = request
         .stages
         .clone()
-        .unwrap_or_else(|| vec![Stage::Templates]);
+        .unwrap_or_else(|| ALL_STAGES.to_vec());
 
     let mut plan = Plan {
         hco_version: version.to_string(),
@@ -192,5 +205,56 @@ pub fn plan(request: &PlanRequest) -> Result<Plan, Error> {
         plan.actions.extend(output.actions);
         plan.warnings.extend(output.warnings);
     }
+    if stages.contains(&Stage::Imports) {
+        let Some(now) = now else {
+            return Err(Error::invalid("the imports stage needs the current time")
+                .at("now")
+                .hint("set now to an RFC 3339 time, e.g. 2026-01-31T12:00:00Z, or leave imports out of stages"));
+        };
+        run_imports(request, &mut plan, now.with_timezone(&chrono::Utc))?;
+    }
     Ok(plan)
+}
+
+/// Runs the imports stage on the objects as the earlier stages' actions
+/// leave them, so it sees the crons they create and clean-up runs for the
+/// crons they delete.
+fn run_imports(
+    request: &PlanRequest,
+    plan: &mut Plan,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), Error> {
+    let mut objects = request.objects.clone();
+    crate::apply::apply_actions(&mut objects, &plan.actions);
+    let snapshot = Snapshot::from_objects(&objects)?;
+
+    let mut deleted = request.deleted_crons.clone().unwrap_or_default();
+    deleted.extend(
+        plan.actions
+            .iter()
+            .filter(|a| a.action == ActionKind::Delete && a.object.kind == imports::kind::CRON)
+            .map(|a| NamespacedName {
+                namespace: a.object.namespace.clone().unwrap_or_default(),
+                name: a.object.name.clone(),
+            }),
+    );
+
+    let output = imports::run(&snapshot, now, &deleted)?;
+    plan.actions.extend(output.actions);
+    plan.events.extend(output.events);
+    plan.warnings.extend(output.warnings);
+    plan.polls.extend(output.polls);
+    if let Some(due) = output.next_due {
+        let earlier = match &plan.next_reconcile {
+            Some(existing) => chrono::DateTime::parse_from_rfc3339(existing)
+                .map(|t| t.with_timezone(&chrono::Utc) > due)
+                .unwrap_or(true),
+            None => true,
+        };
+        if earlier {
+            plan.next_reconcile = Some(imports::format_seconds(due));
+            plan.requeue_after_seconds = Some((due - now).num_seconds().max(0));
+        }
+    }
+    Ok(())
 }
