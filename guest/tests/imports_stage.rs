@@ -1596,3 +1596,88 @@ fn gc_example_converges_to_keep() {
         .collect();
     assert_eq!(pvcs, vec!["fedora-222222222222"]);
 }
+
+// ---------- DataSource Ready ----------
+
+fn ready_of(plan: &Plan) -> (String, String) {
+    let status = plan
+        .actions
+        .iter()
+        .filter(|a| a.object.kind == "DataSource" && a.subresource.as_deref() == Some("status"))
+        .find_map(|a| a.patch.as_ref()?.get("status").cloned())
+        .unwrap_or_default();
+    condition(&status, "Ready")
+}
+
+#[test]
+fn created_datasource_has_no_source() {
+    let plan = run(vec![
+        with_digest(cron("cron", "fedora"), DIGEST_A),
+        default_class(),
+    ]);
+    assert_eq!(ready_of(&plan), ("False".into(), "NoSource".into()));
+}
+
+#[test]
+fn datasource_ready_follows_source() {
+    let snapshot = |ready: bool| {
+        json!({
+            "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+            "metadata": {"name": "img", "namespace": NS}, "spec": {}, "status": {"readyToUse": ready}
+        })
+    };
+    // (DataSource source, other objects, Ready status, reason)
+    let cases = [
+        (
+            json!({"pvc": {"namespace": NS, "name": "img"}}),
+            vec![pvc("img", "Bound")],
+            "True",
+            "Ready",
+        ),
+        (
+            json!({"pvc": {"namespace": NS, "name": "img"}}),
+            vec![data_volume("img", Some("ImportInProgress"))],
+            "False",
+            "ImportInProgress",
+        ),
+        (
+            json!({"pvc": {"namespace": NS, "name": "img"}}),
+            vec![data_volume("img", Some("Succeeded"))],
+            "True",
+            "Ready",
+        ),
+        (
+            json!({"pvc": {"namespace": NS, "name": "img"}}),
+            vec![],
+            "False",
+            "NotFound",
+        ),
+        (
+            json!({"snapshot": {"namespace": NS, "name": "img"}}),
+            vec![],
+            "False",
+            "NotFound",
+        ),
+        (
+            json!({"snapshot": {"namespace": NS, "name": "img"}}),
+            vec![snapshot(false)],
+            "False",
+            "SnapshotNotReady",
+        ),
+        (
+            json!({"snapshot": {"namespace": NS, "name": "img"}}),
+            vec![snapshot(true)],
+            "True",
+            "Ready",
+        ),
+        (json!({}), vec![], "False", "NoSource"),
+    ];
+    for (source, others, status, reason) in cases {
+        let mut ds = data_source("fedora", Some("cron"));
+        ds["spec"]["source"] = source.clone();
+        let mut objects = vec![cron("cron", "fedora"), ds, default_class()];
+        objects.extend(others);
+        let plan = run(objects);
+        assert_eq!(ready_of(&plan), (status.into(), reason.into()), "{source}");
+    }
+}

@@ -4,11 +4,16 @@
 use serde_json::{json, Map, Value};
 
 use super::storage_class::FORMAT_SNAPSHOT;
-use super::{kind, label, naming, CronPass, PassError};
+use super::{conditions, kind, label, naming, CronPass, PassError};
 use crate::error::Error;
-use crate::model::cdi::{API_VERSION, LABEL_DATA_IMPORT_CRON};
+use crate::model::cdi::{CdiCondition, API_VERSION, LABEL_DATA_IMPORT_CRON};
 use crate::model::meta::ObjectRef;
 use crate::plan::{Action, Event};
+
+/// DataSource condition type: the source can be cloned from.
+pub const READY: &str = "Ready";
+const REASON_READY: &str = "Ready";
+const MESSAGE_READY: &str = "DataSource is ready to be consumed";
 
 /// Event reason when another cron already manages the DataSource.
 pub const REASON_ALREADY_MANAGED: &str = "ErrDataSourceAlreadyManaged";
@@ -86,17 +91,25 @@ pub(crate) fn update(pass: &mut CronPass<'_>, format: &str) -> Result<(), PassEr
             "spec": { "source": source.unwrap_or_else(|| json!({})) },
         });
         let reference = ObjectRef::new(API_VERSION, "DataSource", pass.namespace(), &name);
+        let created_source = body.pointer("/spec/source").cloned().unwrap_or(Value::Null);
         pass.out.actions.push(Action::create(
-            reference,
+            reference.clone(),
             body,
             "the cron's managed DataSource does not exist yet",
         ));
         pass.created.insert((kind::DATA_SOURCE.to_string(), name));
+        // The API server ignores status on create, so Ready is a patch.
+        update_ready(pass, reference, &created_source, None)?;
         return Ok(());
     };
     if label(&entry.value, LABEL_DATA_IMPORT_CRON) != Some(pass.name()) {
         return Ok(());
     }
+    let mut effective_source = entry
+        .value
+        .pointer("/spec/source")
+        .cloned()
+        .unwrap_or(Value::Null);
 
     let mut patch = Map::new();
     let missing: Map<String, Value> = labels
@@ -130,6 +143,7 @@ pub(crate) fn update(pass: &mut CronPass<'_>, format: &str) -> Result<(), PassEr
                 }
             }
             patch.insert("spec".into(), json!({ "source": replacement }));
+            effective_source = source;
         }
     }
     if !patch.is_empty() {
@@ -140,5 +154,128 @@ pub(crate) fn update(pass: &mut CronPass<'_>, format: &str) -> Result<(), PassEr
             "point the managed DataSource at the cron's newest import",
         ));
     }
+    let status = entry.value.get("status").cloned();
+    update_ready(
+        pass,
+        entry.reference.clone(),
+        &effective_source,
+        status.as_ref(),
+    )?;
     Ok(())
+}
+
+/// Sets the DataSource's `Ready` condition and `status.source` as the
+/// DataSource controller does for a `pvc` or `snapshot` source:
+///
+/// | source | state | Ready | reason |
+/// |---|---|---|---|
+/// | none | | False | `NoSource` |
+/// | pvc | DataVolume not Succeeded | False | the DataVolume phase |
+/// | pvc | DataVolume Succeeded, or PVC without DataVolume | True | `Ready` |
+/// | pvc | neither exists | False | `NotFound` |
+/// | snapshot | missing / not ReadyToUse / ReadyToUse | False / False / True | `NotFound` / `SnapshotNotReady` / `Ready` |
+///
+/// `status.source` is the source while Ready is True, and cleared
+/// otherwise. A `dataSource` reference is left to the DataSource
+/// controller, and the PVC's Bound phase is not checked.
+fn update_ready(
+    pass: &mut CronPass<'_>,
+    reference: ObjectRef,
+    source: &Value,
+    status: Option<&Value>,
+) -> Result<(), PassError> {
+    if source.get("dataSource").is_some() {
+        return Ok(());
+    }
+    let (ready, reason, message) = ready_state(pass, source)?;
+    let mut conditions: Vec<CdiCondition> = status
+        .and_then(|s| s.get("conditions"))
+        .and_then(|c| serde_json::from_value(c.clone()).ok())
+        .unwrap_or_default();
+    let before = conditions.clone();
+    conditions::set(
+        &mut conditions,
+        READY,
+        ready,
+        &reason,
+        &message,
+        &pass.now_seconds(),
+    );
+    let wanted_source = if ready { source.clone() } else { Value::Null };
+    let current_source = status
+        .and_then(|s| s.get("source"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    if before == conditions && wanted_source == current_source {
+        return Ok(());
+    }
+    pass.out.actions.push(Action::merge_patch(
+        reference,
+        json!({ "status": { "conditions": conditions, "source": wanted_source } }),
+        true,
+        "report whether the managed DataSource's source is ready",
+    ));
+    Ok(())
+}
+
+fn ready_state(pass: &CronPass<'_>, source: &Value) -> Result<(bool, String, String), PassError> {
+    let reference = |key: &str| {
+        let value = source.get(key)?;
+        let name = value.get("name")?.as_str()?.to_string();
+        let namespace = value
+            .get("namespace")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .unwrap_or(pass.namespace())
+            .to_string();
+        Some((namespace, name))
+    };
+    if let Some((namespace, name)) = reference("pvc") {
+        let found = |kind: &str| -> Option<&Value> {
+            if namespace == pass.namespace() {
+                pass.find(kind, &name).map(|e| &e.value)
+            } else {
+                pass.snapshot.get(kind, &namespace, &name).map(|e| &e.value)
+            }
+        };
+        if let Some(dv) = found(kind::DATA_VOLUME) {
+            let phase = dv
+                .pointer("/status/phase")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if phase == super::import::PHASE_SUCCEEDED {
+                return Ok((true, REASON_READY.into(), MESSAGE_READY.into()));
+            }
+            return Ok((
+                false,
+                phase.to_string(),
+                format!("Import DataVolume phase {phase}"),
+            ));
+        }
+        if found(kind::PVC).is_some() {
+            return Ok((true, REASON_READY.into(), MESSAGE_READY.into()));
+        }
+        return Ok((false, "NotFound".into(), "PVC not found".into()));
+    }
+    if let Some((namespace, name)) = reference("snapshot") {
+        let snapshot = if namespace == pass.namespace() {
+            pass.find(kind::SNAPSHOT, &name)
+        } else {
+            pass.snapshot.get(kind::SNAPSHOT, &namespace, &name)
+        };
+        return Ok(match snapshot {
+            None => (false, "NotFound".into(), "Snapshot not found".into()),
+            Some(entry)
+                if entry.value.pointer("/status/readyToUse") == Some(&Value::Bool(true)) =>
+            {
+                (true, REASON_READY.into(), String::new())
+            }
+            Some(_) => (
+                false,
+                "SnapshotNotReady".into(),
+                "Snapshot phase is not ready".into(),
+            ),
+        });
+    }
+    Ok((false, "NoSource".into(), "No source PVC set".into()))
 }

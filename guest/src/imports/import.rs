@@ -108,9 +108,9 @@ pub(crate) fn branch_on_current(
 
     if current.is_some() {
         if let Some((entry, snapshot)) = pass.volume_snapshot(&name)? {
-            let wanted_class = storage_class::snapshot_class(pass, class.name.as_deref());
-            let class_differs = wanted_class.is_some()
-                && snapshot.spec.volume_snapshot_class_name.as_deref() != wanted_class;
+            let profile_class = storage_class::snapshot_class(pass, class.name.as_deref());
+            let class_differs = profile_class.is_some()
+                && snapshot.spec.volume_snapshot_class_name.as_deref() != profile_class;
             if format == FORMAT_PVC || class_differs {
                 pass.delete(
                     entry,
@@ -161,8 +161,8 @@ fn populated(
     snapshot_format::handle(pass, name, class)
 }
 
-/// The digest decision: start an import for a new digest, or report how
-/// up to date the cron is.
+/// Makes the digest decision: starts an import for a new digest, or
+/// reports how up to date the cron is.
 ///
 /// A new digest never interrupts an import still running: it waits until
 /// that import succeeds or fails for good (`Running=False` with reason

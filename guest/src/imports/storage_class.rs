@@ -1,5 +1,5 @@
 //! The storage class imports are made on, what a change of it does, and the
-//! source format (`pvc` or `snapshot`) its StorageProfile asks for.
+//! source format (`pvc` or `snapshot`) its StorageProfile sets.
 
 use chrono::Duration;
 use serde_json::Value;
@@ -154,7 +154,7 @@ pub(crate) fn handle_change(
     }
 }
 
-/// Returns the source format the StorageProfile of `class` asks for:
+/// Returns the source format the StorageProfile of `class` sets:
 /// `snapshot` or, by default and without a class, `pvc`.
 pub(crate) fn source_format(pass: &CronPass<'_>, class: Option<&str>) -> Result<String, PassError> {
     let Some(class) = class else {
