@@ -1681,3 +1681,147 @@ fn datasource_ready_follows_source() {
         assert_eq!(ready_of(&plan), (status.into(), reason.into()), "{source}");
     }
 }
+
+// ---------- more edge cases ----------
+
+#[test]
+fn invalid_schedule_warns_without_poll() {
+    let mut cron = cron("cron", "fedora");
+    cron["spec"]["schedule"] = json!("61 * * * *");
+    let plan = run(vec![cron, default_class()]);
+    assert!(plan.polls.is_empty());
+    assert!(plan
+        .warnings
+        .iter()
+        .any(|w| w.field.as_deref() == Some("spec.schedule")));
+}
+
+#[test]
+fn unreadable_next_cron_time_polls() {
+    let mut cron = cron("cron", "fedora");
+    cron["spec"]["schedule"] = json!("0 * * * *");
+    cron["metadata"]["annotations"]["cdi.kubevirt.io/storage.import.nextCronTime"] =
+        json!("yesterday");
+    let plan = run(vec![cron, default_class()]);
+    assert_eq!(plan.polls.len(), 1);
+}
+
+#[test]
+fn last_cron_time_becomes_execution_timestamp() {
+    let mut cron = cron("cron", "fedora");
+    cron["metadata"]["annotations"]["cdi.kubevirt.io/storage.import.lastCronTime"] =
+        json!("2026-01-31T11:00:00Z");
+    let plan = run(vec![cron, default_class()]);
+    assert_eq!(
+        cron_status(&plan, "cron")["lastExecutionTimestamp"],
+        json!("2026-01-31T11:00:00Z")
+    );
+}
+
+#[test]
+fn long_datasource_name_import_shortened() {
+    let data_source = "d".repeat(250);
+    let plan = run(vec![
+        with_digest(cron("cron", &data_source), DIGEST_A),
+        default_class(),
+    ]);
+    let created = plan
+        .actions
+        .iter()
+        .find(|a| a.action == ActionKind::Create && a.object.kind == "DataVolume")
+        .map(|a| a.object.name.clone())
+        .unwrap_or_default();
+    assert_eq!(created.len(), 253);
+    assert!(created.ends_with("-aaaaaaaaaaaa"));
+}
+
+#[test]
+fn snapshot_not_taken_on_old_class() {
+    let mut cron = with_current(
+        with_digest(cron("cron", "fedora"), DIGEST_A),
+        "fedora-aaaaaaaaaaaa",
+        DIGEST_A,
+    );
+    cron["metadata"]["annotations"]["cdi.kubevirt.io/storage.import.storageClass"] =
+        json!("standard");
+    let mut claim = pvc("fedora-aaaaaaaaaaaa", "Bound");
+    claim["spec"]["storageClassName"] = json!("older");
+    let plan = run(vec![
+        cron,
+        data_volume("fedora-aaaaaaaaaaaa", Some("Succeeded")),
+        claim,
+        default_class(),
+        storage_profile("standard", Some("snapshot"), json!({})),
+    ]);
+    assert!(!any_create(&plan, "VolumeSnapshot"));
+}
+
+#[test]
+fn snapshot_of_other_class_deleted() {
+    let mut cron = with_current(
+        with_digest(cron("cron", "fedora"), DIGEST_A),
+        "fedora-aaaaaaaaaaaa",
+        DIGEST_A,
+    );
+    cron["metadata"]["annotations"]["cdi.kubevirt.io/storage.import.storageClass"] =
+        json!("standard");
+    let snapshot = json!({
+        "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+        "metadata": {"name": "fedora-aaaaaaaaaaaa", "namespace": NS, "labels": {CRON_LABEL: "cron"}},
+        "spec": {"volumeSnapshotClassName": "old-snap"}, "status": {"readyToUse": true}
+    });
+    let profile = storage_profile(
+        "standard",
+        Some("snapshot"),
+        json!({"cdi.kubevirt.io/snapshotClassForDataImportCron": "new-snap"}),
+    );
+    let plan = run(vec![cron, snapshot, default_class(), profile]);
+    assert!(deleted(&plan, "VolumeSnapshot", "fedora-aaaaaaaaaaaa"));
+}
+
+#[test]
+fn image_stream_poll_listed() {
+    let tags =
+        json!([{"tag": "t", "items": [{"image": DIGEST_A, "dockerImageReference": "reg/img@x"}]}]);
+    let plan = run(vec![
+        image_stream_cron("is:t"),
+        image_stream(tags),
+        default_class(),
+    ]);
+    let expected = PollSource::ImageStream {
+        namespace: NS.into(),
+        name: "is".into(),
+        tag: Some("t".into()),
+    };
+    assert_eq!(plan.polls.first().map(|p| p.source.clone()), Some(expected));
+    assert_eq!(
+        cron_annotations(&plan, "cron")["cdi.kubevirt.io/storage.import.lastCronTime"],
+        json!(NOW)
+    );
+}
+
+#[test]
+fn image_stream_cron_converges() {
+    let tags =
+        json!([{"tag": "t", "items": [{"image": DIGEST_A, "dockerImageReference": "reg/img@x"}]}]);
+    let (objects, rounds) = converge(
+        vec![
+            image_stream_cron("is:t"),
+            image_stream(tags),
+            default_class(),
+        ],
+        6,
+    );
+    assert!(rounds <= 4, "took {rounds} rounds");
+    assert!(objects
+        .iter()
+        .any(|o| o["kind"] == "DataVolume" && o["metadata"]["name"] == "fedora-aaaaaaaaaaaa"));
+}
+
+#[test]
+fn stage_name_serialises_lower_case() {
+    assert_eq!(
+        serde_json::to_value(Stage::Imports).unwrap_or_default(),
+        json!("imports")
+    );
+}

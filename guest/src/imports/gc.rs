@@ -24,6 +24,10 @@ pub const GARBAGE_COLLECT_OUTDATED: &str = "Outdated";
 /// and anything without this cron's label. An object without a usable
 /// stamp sorts before every stamped one, so it is never preferred for
 /// deletion over a stamped object that is not the current import.
+///
+/// The stamp patch of the current import comes before every delete in the
+/// plan, so a host that stops at the first failed action never collects
+/// after a stamp it could not write.
 pub(crate) fn collect(pass: &mut CronPass<'_>) -> Result<(), PassError> {
     if pass
         .cron
