@@ -219,7 +219,7 @@ pub fn plan(request: &PlanRequest) -> Result<Plan, Error> {
 /// Runs the imports stage on the objects as the earlier stages' actions
 /// leave them, so it sees the crons they create and clean-up runs for the
 /// crons they delete.
-fn run_imports(
+pub(crate) fn run_imports(
     request: &PlanRequest,
     plan: &mut Plan,
     now: chrono::DateTime<chrono::Utc>,
@@ -257,4 +257,83 @@ fn run_imports(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::meta::ObjectRef;
+    use crate::plan::{Action, Preconditions};
+    use serde_json::json;
+
+    fn request(objects: Vec<Value>) -> PlanRequest {
+        PlanRequest {
+            now: Some("2026-01-31T12:00:00Z".into()),
+            objects,
+            ..PlanRequest::default()
+        }
+    }
+
+    fn cron_ref() -> ObjectRef {
+        ObjectRef::new("cdi.kubevirt.io/v1beta1", "DataImportCron", "ns", "cron")
+    }
+
+    #[test]
+    fn imports_see_crons_created_earlier() {
+        let cron = json!({
+            "apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataImportCron",
+            "metadata": {"name": "cron", "namespace": "ns",
+                         "annotations": {"cdi.kubevirt.io/storage.import.sourceDesiredDigest": "sha256:aaaaaaaaaaaa0000"}},
+            "spec": {"managedDataSource": "ds", "schedule": "",
+                     "template": {"spec": {"source": {"registry": {"url": "docker://r/img"}}}}}
+        });
+        let mut plan = Plan {
+            actions: vec![Action::create(cron_ref(), cron, "test")],
+            ..Plan::default()
+        };
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-31T12:00:00Z")
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or_default();
+        let result = run_imports(&request(vec![]), &mut plan, now);
+        assert!(result.is_ok());
+        assert!(plan
+            .actions
+            .iter()
+            .any(|a| a.object.kind == "DataVolume" && a.object.name == "ds-aaaaaaaaaaaa"));
+    }
+
+    #[test]
+    fn imports_clean_up_crons_deleted_earlier() {
+        let cron = json!({
+            "apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataImportCron",
+            "metadata": {"name": "cron", "namespace": "ns"},
+            "spec": {"managedDataSource": "ds", "schedule": "", "retentionPolicy": "None"}
+        });
+        let volume = json!({
+            "apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataVolume",
+            "metadata": {"name": "ds-aaaaaaaaaaaa", "namespace": "ns",
+                         "labels": {"cdi.kubevirt.io/dataImportCron": "cron",
+                                    "cdi.kubevirt.io/dataImportCron.cleanup": "true"}}
+        });
+        let delete = Action::delete(
+            cron_ref(),
+            Preconditions {
+                uid: None,
+                resource_version: None,
+            },
+            "test",
+        );
+        let mut plan = Plan {
+            actions: vec![delete],
+            ..Plan::default()
+        };
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-31T12:00:00Z")
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or_default();
+        let result = run_imports(&request(vec![cron, volume]), &mut plan, now);
+        assert!(result.is_ok());
+        assert!(plan.actions.iter().any(|a| a.action == ActionKind::Delete
+            && a.object.kind == "DataVolume"
+            && a.object.name == "ds-aaaaaaaaaaaa"));
+    }
 }
