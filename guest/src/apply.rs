@@ -140,6 +140,48 @@ mod tests {
     }
 
     #[test]
+    fn delete_skipped_on_stale_resource_version() {
+        use crate::model::meta::ObjectRef;
+        use crate::plan::Preconditions;
+        let object = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "p", "namespace": "ns", "uid": "u1", "resourceVersion": "5"}});
+        let mut objects = vec![object];
+        let reference = ObjectRef::new("v1", "PersistentVolumeClaim", "ns", "p");
+        let stale = Preconditions {
+            uid: Some("u1".into()),
+            resource_version: Some("4".into()),
+        };
+        apply_actions(
+            &mut objects,
+            &[Action::delete(reference.clone(), stale, "test")],
+        );
+        assert_eq!(objects.len(), 1);
+        let current = Preconditions {
+            uid: Some("u1".into()),
+            resource_version: Some("5".into()),
+        };
+        apply_actions(&mut objects, &[Action::delete(reference, current, "test")]);
+        assert!(objects.is_empty());
+    }
+
+    #[test]
+    fn status_patch_touches_only_status() {
+        use crate::model::meta::ObjectRef;
+        let mut objects = vec![
+            json!({"apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataImportCron",
+            "metadata": {"name": "c", "namespace": "ns"}, "spec": {"schedule": ""}}),
+        ];
+        let reference = ObjectRef::new("cdi.kubevirt.io/v1beta1", "DataImportCron", "ns", "c");
+        let patch = json!({"spec": {"schedule": "x"}, "status": {"sourceFormat": "pvc"}});
+        apply_actions(
+            &mut objects,
+            &[Action::merge_patch(reference, patch, true, "test")],
+        );
+        assert_eq!(objects[0]["spec"]["schedule"], json!(""));
+        assert_eq!(objects[0]["status"]["sourceFormat"], json!("pvc"));
+    }
+
+    #[test]
     fn merge_patch_replaces_arrays() {
         let mut target = json!({"a": [1, 2]});
         merge_patch(&mut target, &json!({"a": [3]}));

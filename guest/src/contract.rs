@@ -50,7 +50,7 @@ pub struct ContractInfo {
 pub enum Stage {
     /// What HCO does: templates to status and SSP.
     Templates,
-    /// What CDI's DataImportCron controller does: crons to imports,
+    /// The CDI DataImportCron controller's work: crons to imports,
     /// DataSource updates and clean-up. Needs `now`.
     Imports,
 }
@@ -217,7 +217,7 @@ pub fn plan(request: &PlanRequest) -> Result<Plan, Error> {
 }
 
 /// Runs the imports stage on the objects as the earlier stages' actions
-/// leave them, so it sees the crons they create and clean-up runs for the
+/// leave them, so it reads the crons they create and clean-up runs for the
 /// crons they delete.
 pub(crate) fn run_imports(
     request: &PlanRequest,

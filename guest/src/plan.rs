@@ -226,7 +226,7 @@ pub struct Poll {
     pub source: PollSource,
 }
 
-/// What to poll.
+/// The source a poll reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum PollSource {

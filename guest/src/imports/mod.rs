@@ -97,11 +97,11 @@ pub fn run(
         let mut pass = CronPass::new(snapshot, entry, cron, now, &mut output);
         pass.reconcile()?;
     }
-    let gone: BTreeSet<&NamespacedName> = deleted
+    let missing_crons: BTreeSet<&NamespacedName> = deleted
         .iter()
         .filter(|c| snapshot.get(kind::CRON, &c.namespace, &c.name).is_none())
         .collect();
-    for cron in gone {
+    for cron in missing_crons {
         retention::clean_up(snapshot, &cron.namespace, &cron.name, &mut output);
     }
     output.polls.sort_by(|a, b| a.cron.cmp(&b.cron));
@@ -156,7 +156,7 @@ pub fn preconditions_of(object: &Value) -> Preconditions {
     }
 }
 
-/// Why a pass stopped before writing the cron back.
+/// The cause of a pass that stopped before writing the cron back.
 pub(crate) enum Stop {
     /// Stop without an error; the host retries at `next_due`.
     Requeue,
@@ -287,7 +287,7 @@ impl<'a> CronPass<'a> {
             .insert((entry.reference.kind.clone(), entry.reference.name.clone()));
     }
 
-    /// The labels that mark an object as this cron's import: the cron
+    /// Returns the labels that mark an object as this cron's import: the cron
     /// label, and the clean-up label when `retentionPolicy` is `None`.
     pub fn cron_labels(&self) -> BTreeMap<String, String> {
         let mut labels = BTreeMap::new();
@@ -475,8 +475,8 @@ impl<'a> CronPass<'a> {
     }
 }
 
-/// How a pass step fails: a stop the controller would retry, or invalid
-/// input that fails the whole plan.
+/// The failure of a pass step: a stop the controller would retry, or
+/// invalid input that fails the whole plan.
 pub(crate) enum PassError {
     Stop(Stop),
     Invalid(Box<Error>),

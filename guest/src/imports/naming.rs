@@ -9,7 +9,7 @@ pub const DIGEST_CHARS_IN_NAME: usize = 12;
 /// Maximum length of a Kubernetes object name (DNS-1123 subdomain).
 pub const MAX_NAME_LENGTH: usize = 253;
 
-/// Why a digest cannot name an import.
+/// The reason a digest cannot name an import.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DigestError {
     UnsupportedPrefix,
@@ -69,7 +69,7 @@ fn cut(text: &str, max_bytes: usize) -> &str {
     &text[..end]
 }
 
-/// The 32-bit FNV-1a hash of `text`, as 8 lower-case hex digits.
+/// Returns the 32-bit FNV-1a hash of `text` as 8 lower-case hex digits.
 pub fn fnv1a_hex(text: &str) -> String {
     const OFFSET_BASIS: u32 = 0x811c_9dc5;
     const PRIME: u32 = 0x0100_0193;
