@@ -1825,3 +1825,117 @@ fn stage_name_serialises_lower_case() {
         json!("imports")
     );
 }
+
+// ---------- multi-step simulation ----------
+
+/// Sets the cron's digest, then plans and applies at `now` until nothing
+/// is left to do, with the cluster finishing every import at once: a new
+/// DataVolume succeeds and gets a Bound PVC, and deleting a DataVolume
+/// deletes its PVC.
+fn settle(objects: &mut Vec<Value>, digest: &str, now: &str) {
+    for object in objects.iter_mut().filter(|o| o["kind"] == "DataImportCron") {
+        object["metadata"]["annotations"][DIGEST_ANN] = json!(digest);
+    }
+    for _ in 0..8 {
+        let plan = run_at(objects.clone(), now);
+        if plan.actions.is_empty() {
+            return;
+        }
+        apply_actions(objects, &plan.actions);
+        let deleted_volumes: Vec<String> = plan
+            .actions
+            .iter()
+            .filter(|a| a.action == ActionKind::Delete && a.object.kind == "DataVolume")
+            .map(|a| a.object.name.clone())
+            .collect();
+        objects.retain(|o| {
+            let name = o["metadata"]["name"].as_str().unwrap_or("");
+            !(o["kind"] == "PersistentVolumeClaim" && deleted_volumes.iter().any(|d| d == name))
+        });
+        let mut new_claims = Vec::new();
+        for volume in objects
+            .iter_mut()
+            .filter(|o| o["kind"] == "DataVolume" && o.get("status").is_none())
+        {
+            volume["status"] = json!({"phase": "Succeeded"});
+            let mut claim = pvc(volume["metadata"]["name"].as_str().unwrap_or(""), "Bound");
+            claim["metadata"]["labels"] = volume["metadata"]["labels"].clone();
+            claim["metadata"]["annotations"] = volume["metadata"]["annotations"].clone();
+            new_claims.push(claim);
+        }
+        for claim in new_claims {
+            let exists = objects.iter().any(|o| {
+                o["kind"] == "PersistentVolumeClaim"
+                    && o["metadata"]["name"] == claim["metadata"]["name"]
+            });
+            if !exists {
+                objects.push(claim);
+            }
+        }
+    }
+    panic!("no fixed point at {now}");
+}
+
+fn claim_names(objects: &[Value]) -> Vec<String> {
+    objects
+        .iter()
+        .filter(|o| o["kind"] == "PersistentVolumeClaim")
+        .filter_map(|o| o["metadata"]["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn gc_worked_example_least_recently_used() {
+    let digest = |d: char| format!("sha256:{}", d.to_string().repeat(64));
+    let mut cron = cron("cron", "fedora");
+    cron["spec"]["importsToKeep"] = json!(2);
+    let mut objects = vec![cron, default_class()];
+    let steps = [
+        ('0', "2026-01-31T12:01:00Z"),
+        ('1', "2026-01-31T12:02:00Z"),
+        ('0', "2026-01-31T12:03:00Z"),
+        ('2', "2026-01-31T12:04:00Z"),
+    ];
+    for (d, now) in steps {
+        settle(&mut objects, &digest(d), now);
+    }
+    let mut names = claim_names(&objects);
+    names.sort();
+    assert_eq!(names, vec!["fedora-000000000000", "fedora-222222222222"]);
+
+    settle(&mut objects, &digest('0'), "2026-01-31T12:05:00Z");
+    settle(&mut objects, &digest('1'), "2026-01-31T12:06:00Z");
+    let mut names = claim_names(&objects);
+    names.sort();
+    assert_eq!(names, vec!["fedora-000000000000", "fedora-111111111111"]);
+}
+
+#[test]
+fn datasource_follows_each_digest() {
+    let digest = |d: char| format!("sha256:{}", d.to_string().repeat(64));
+    let mut objects = vec![cron("cron", "fedora"), default_class()];
+    settle(&mut objects, &digest('a'), "2026-01-31T12:01:00Z");
+    settle(&mut objects, &digest('b'), "2026-01-31T12:02:00Z");
+    let ds = objects
+        .iter()
+        .find(|o| o["kind"] == "DataSource")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        ds["spec"]["source"]["pvc"]["name"],
+        json!("fedora-bbbbbbbbbbbb")
+    );
+    assert_eq!(
+        condition(&ds["status"], "Ready"),
+        ("True".into(), "Ready".into())
+    );
+    let cron = objects
+        .iter()
+        .find(|o| o["kind"] == "DataImportCron")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        condition(&cron["status"], "UpToDate"),
+        ("True".into(), "UpToDate".into())
+    );
+}
