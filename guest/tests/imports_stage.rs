@@ -170,7 +170,7 @@ fn any_create(plan: &Plan, kind: &str) -> bool {
         .any(|a| a.action == ActionKind::Create && a.object.kind == kind)
 }
 
-/// The cron's status after the plan's status patches.
+/// Returns the fields of the cron's status that the plan patches.
 fn cron_status(plan: &Plan, name: &str) -> Value {
     let mut status = json!({});
     for action in &plan.actions {
@@ -921,7 +921,8 @@ fn gc_stamps_unstamped_current_first() {
         "PersistentVolumeClaim",
         "fedora-333333333333"
     ));
-    assert!(stamp_index.is_some() && stamp_index < delete_index);
+    assert!(stamp_index.is_some());
+    assert!(stamp_index < delete_index);
 }
 
 #[test]
