@@ -13,14 +13,16 @@ use serde_json::Value;
 use crate::crons::{self, source::SspInput, CronsInput};
 use crate::error::{Error, ErrorKind};
 use crate::hco_version::HcoVersion;
-use crate::plan::Plan;
+use crate::imports;
+use crate::model::cdi::NamespacedName;
+use crate::plan::{ActionKind, Plan};
 use crate::snapshot::Snapshot;
 use crate::templates::{self, common::CommonTemplateFile, StageSettings};
 
 /// Major version of the contract; changes break hosts.
 pub const CONTRACT_MAJOR: u32 = 1;
 /// Minor version of the contract; changes only add.
-pub const CONTRACT_MINOR: u32 = 1;
+pub const CONTRACT_MINOR: u32 = 2;
 
 /// Largest request accepted, in bytes (64 MiB). Bigger inputs are rejected
 /// with an error value before parsing.
@@ -59,7 +61,13 @@ pub enum Stage {
     /// The SSP step: SSP templates to DataImportCrons and DataSource
     /// labels.
     Crons,
+    /// The CDI DataImportCron controller's work: crons to imports,
+    /// DataSource updates and clean-up. Needs `now`.
+    Imports,
 }
+
+/// Every stage, in chain order.
+pub const ALL_STAGES: &[Stage] = &[Stage::Templates, Stage::Crons, Stage::Imports];
 
 /// Request of the `plan` operation.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -85,6 +93,10 @@ pub struct PlanRequest {
     /// `kubevirt-os-images`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub os_images_namespace: Option<String>,
+    /// DataImportCrons that no longer exist, so that the imports stage
+    /// cleans up after them under their retention policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_crons: Option<Vec<NamespacedName>>,
     /// The cluster objects: a HyperConverged, and for later stages the
     /// SSP CR, DataImportCrons, DataSources, DataVolumes, PVCs and so on.
     #[serde(default)]
@@ -197,13 +209,14 @@ pub fn plan(request: &PlanRequest) -> Result<Plan, Error> {
         Some(text) => HcoVersion::parse(text)?,
         None => HcoVersion::CURRENT,
     };
-    if let Some(now) = &request.now {
-        chrono::DateTime::parse_from_rfc3339(now).map_err(|e| {
+    let now = match &request.now {
+        Some(now) => Some(chrono::DateTime::parse_from_rfc3339(now).map_err(|e| {
             Error::invalid(format!("invalid time {now:?}: {e}"))
                 .at("now")
                 .hint("write an RFC 3339 time, e.g. 2026-01-31T12:00:00Z")
-        })?;
-    }
+        })?),
+        None => None,
+    };
     let snapshot = Snapshot::from_objects(&request.objects)?;
     let files = match &request.common_templates {
         Some(files) => files.clone(),
@@ -222,7 +235,7 @@ pub fn plan(request: &PlanRequest) -> Result<Plan, Error> {
     let stages = request
         .stages
         .clone()
-        .unwrap_or_else(|| vec![Stage::Templates, Stage::Crons]);
+        .unwrap_or_else(|| ALL_STAGES.to_vec());
 
     let mut plan = Plan {
         hco_version: version.to_string(),
@@ -283,6 +296,14 @@ pub fn plan(request: &PlanRequest) -> Result<Plan, Error> {
         plan.actions.extend(output.actions);
         plan.warnings.extend(output.warnings);
     }
+    if stages.contains(&Stage::Imports) {
+        let Some(now) = now else {
+            return Err(Error::invalid("the imports stage needs the current time")
+                .at("now")
+                .hint("set now to an RFC 3339 time, e.g. 2026-01-31T12:00:00Z, or leave imports out of stages"));
+        };
+        run_imports(request, &mut plan, now.with_timezone(&chrono::Utc))?;
+    }
     Ok(plan)
 }
 
@@ -322,4 +343,126 @@ pub fn schedule(request: &ScheduleRequest) -> Result<ScheduleResponse, Error> {
         cursor = next;
     }
     Ok(ScheduleResponse { times })
+}
+
+/// Runs the imports stage on the objects as the earlier stages' actions
+/// leave them, so it reads the crons they create and clean-up runs for the
+/// crons they delete.
+pub(crate) fn run_imports(
+    request: &PlanRequest,
+    plan: &mut Plan,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), Error> {
+    let mut objects = request.objects.clone();
+    crate::apply::apply_actions(&mut objects, &plan.actions);
+    let snapshot = Snapshot::from_objects(&objects)?;
+
+    let mut deleted = request.deleted_crons.clone().unwrap_or_default();
+    deleted.extend(
+        plan.actions
+            .iter()
+            .filter(|a| a.action == ActionKind::Delete && a.object.kind == imports::kind::CRON)
+            .map(|a| NamespacedName {
+                namespace: a.object.namespace.clone().unwrap_or_default(),
+                name: a.object.name.clone(),
+            }),
+    );
+
+    let output = imports::run(&snapshot, now, &deleted)?;
+    plan.actions.extend(output.actions);
+    plan.events.extend(output.events);
+    plan.warnings.extend(output.warnings);
+    plan.polls.extend(output.polls);
+    if let Some(due) = output.next_due {
+        let earlier = match &plan.next_reconcile {
+            Some(existing) => chrono::DateTime::parse_from_rfc3339(existing)
+                .map(|t| t.with_timezone(&chrono::Utc) > due)
+                .unwrap_or(true),
+            None => true,
+        };
+        if earlier {
+            plan.next_reconcile = Some(imports::format_seconds(due));
+            plan.requeue_after_seconds = Some((due - now).num_seconds().max(0));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::meta::ObjectRef;
+    use crate::plan::{Action, Preconditions};
+    use serde_json::json;
+
+    fn request(objects: Vec<Value>) -> PlanRequest {
+        PlanRequest {
+            now: Some("2026-01-31T12:00:00Z".into()),
+            objects,
+            ..PlanRequest::default()
+        }
+    }
+
+    fn cron_ref() -> ObjectRef {
+        ObjectRef::new("cdi.kubevirt.io/v1beta1", "DataImportCron", "ns", "cron")
+    }
+
+    #[test]
+    fn imports_see_crons_created_earlier() {
+        let cron = json!({
+            "apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataImportCron",
+            "metadata": {"name": "cron", "namespace": "ns",
+                         "annotations": {"cdi.kubevirt.io/storage.import.sourceDesiredDigest": "sha256:aaaaaaaaaaaa0000"}},
+            "spec": {"managedDataSource": "ds", "schedule": "",
+                     "template": {"spec": {"source": {"registry": {"url": "docker://r/img"}}}}}
+        });
+        let mut plan = Plan {
+            actions: vec![Action::create(cron_ref(), cron, "test")],
+            ..Plan::default()
+        };
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-31T12:00:00Z")
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or_default();
+        let result = run_imports(&request(vec![]), &mut plan, now);
+        assert!(result.is_ok());
+        assert!(plan
+            .actions
+            .iter()
+            .any(|a| a.object.kind == "DataVolume" && a.object.name == "ds-aaaaaaaaaaaa"));
+    }
+
+    #[test]
+    fn imports_clean_up_crons_deleted_earlier() {
+        let cron = json!({
+            "apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataImportCron",
+            "metadata": {"name": "cron", "namespace": "ns"},
+            "spec": {"managedDataSource": "ds", "schedule": "", "retentionPolicy": "None"}
+        });
+        let volume = json!({
+            "apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataVolume",
+            "metadata": {"name": "ds-aaaaaaaaaaaa", "namespace": "ns",
+                         "labels": {"cdi.kubevirt.io/dataImportCron": "cron",
+                                    "cdi.kubevirt.io/dataImportCron.cleanup": "true"}}
+        });
+        let delete = Action::delete(
+            cron_ref(),
+            Preconditions {
+                uid: None,
+                resource_version: None,
+            },
+            "test",
+        );
+        let mut plan = Plan {
+            actions: vec![delete],
+            ..Plan::default()
+        };
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-31T12:00:00Z")
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or_default();
+        let result = run_imports(&request(vec![cron, volume]), &mut plan, now);
+        assert!(result.is_ok());
+        assert!(plan.actions.iter().any(|a| a.action == ActionKind::Delete
+            && a.object.kind == "DataVolume"
+            && a.object.name == "ds-aaaaaaaaaaaa"));
+    }
 }

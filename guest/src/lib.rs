@@ -5,10 +5,12 @@
 //! everything comes in through the request, so the same request gives the
 //! same response natively, in a WebAssembly host and in a browser.
 
+pub mod apply;
 pub mod contract;
 pub mod crons;
 pub mod error;
 pub mod hco_version;
+pub mod imports;
 pub mod model;
 pub mod mutation;
 pub mod plan;

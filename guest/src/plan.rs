@@ -206,4 +206,53 @@ pub struct Plan {
     /// Seconds from the request's `now` to `nextReconcile`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requeue_after_seconds: Option<i64>,
+    /// Sources whose DataImportCron is due for a poll now, sorted by cron.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub polls: Vec<Poll>,
+}
+
+/// A source the host polls for its current digest on behalf of a cron.
+///
+/// After a successful poll the host sets the cron's
+/// `cdi.kubevirt.io/storage.import.sourceDesiredDigest` annotation (when the
+/// digest changed) and `cdi.kubevirt.io/storage.import.lastCronTime`. For
+/// ImageStream and PVC sources found in the snapshot the imports stage reads
+/// the digest itself and writes those annotations in the same plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Poll {
+    /// The DataImportCron the poll is for.
+    pub cron: ObjectRef,
+    pub source: PollSource,
+}
+
+/// The source a poll reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PollSource {
+    /// A registry image; the digest is that of its manifest.
+    #[serde(rename_all = "camelCase")]
+    Registry {
+        url: String,
+        /// `pod` (default) or `node`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pull_method: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret_ref: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cert_config_map: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        architecture: Option<String>,
+    },
+    /// An ImageStream tag in the cron's namespace; the first tag when
+    /// `tag` is unset.
+    #[serde(rename_all = "camelCase")]
+    ImageStream {
+        namespace: String,
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tag: Option<String>,
+    },
+    /// A PVC to clone; the digest is `uid:` plus its UID.
+    Pvc { namespace: String, name: String },
 }

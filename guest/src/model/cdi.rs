@@ -74,7 +74,12 @@ pub struct DataImportCron {
 pub struct DataImportCronStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_imports: Option<Vec<ImportStatus>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The wire key spells PVC in capitals.
+    #[serde(
+        rename = "lastImportedPVC",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_imported_pvc: Option<NamespacedName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_execution_timestamp: Option<String>,

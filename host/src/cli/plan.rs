@@ -87,6 +87,7 @@ pub fn run(args: &PlanArgs) -> Result<(), CliError> {
         common_templates,
         admission_defaults: Some(!args.no_admission_defaults),
         os_images_namespace: Some(args.os_images_namespace.clone()),
+        deleted_crons: None,
         objects: objects.values,
     };
 
