@@ -17,7 +17,7 @@ use crate::templates::{self, common::CommonTemplateFile, StageSettings};
 /// Major version of the contract; changes break hosts.
 pub const CONTRACT_MAJOR: u32 = 1;
 /// Minor version of the contract; changes only add.
-pub const CONTRACT_MINOR: u32 = 0;
+pub const CONTRACT_MINOR: u32 = 1;
 
 /// Largest request accepted, in bytes (64 MiB). Bigger inputs are rejected
 /// with an error value before parsing.
@@ -31,6 +31,9 @@ pub mod op {
     pub const PLAN: &str = "plan";
     /// Returns the built-in common templates.
     pub const COMMON_TEMPLATES: &str = "commonTemplates";
+    /// Checks objects offline as the admission webhooks would. Named apart
+    /// from Kubewarden's `validate`, which the same module serves.
+    pub const VALIDATE_OBJECTS: &str = "validateObjects";
 }
 
 /// Reply of the `contract` operation.
@@ -96,6 +99,9 @@ pub fn dispatch(operation: &str, payload: &[u8]) -> Vec<u8> {
             .and_then(|request| plan(&request))
             .and_then(|p| to_value(&p)),
         op::COMMON_TEMPLATES => Ok(templates::common::built_in().templates),
+        op::VALIDATE_OBJECTS => parse(payload)
+            .and_then(|request| crate::admission::validate_objects(&request))
+            .and_then(|response| to_value(&response)),
         other => Err(Error {
             kind: ErrorKind::UnknownOperation,
             ..Error::invalid(format!(
@@ -114,10 +120,15 @@ pub fn dispatch(operation: &str, payload: &[u8]) -> Vec<u8> {
 }
 
 fn operations() -> Vec<String> {
-    [op::CONTRACT, op::PLAN, op::COMMON_TEMPLATES]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    [
+        op::CONTRACT,
+        op::PLAN,
+        op::COMMON_TEMPLATES,
+        op::VALIDATE_OBJECTS,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 /// Returns this module's contract version.

@@ -5,6 +5,11 @@
 //! everything comes in through the request, so the same request gives the
 //! same response natively, in a WebAssembly host and in a browser.
 
+// `Error` carries the object, field and hint it reports, so it is large; it
+// is returned once per call, where its size costs nothing.
+#![allow(clippy::result_large_err)]
+
+pub mod admission;
 pub mod contract;
 pub mod error;
 pub mod hco_version;
@@ -16,7 +21,7 @@ pub mod snapshot;
 pub mod templates;
 pub mod validation;
 
-mod surface;
+pub mod surface;
 
 pub use contract::dispatch;
 pub use error::Error;
