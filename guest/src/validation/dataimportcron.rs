@@ -103,9 +103,9 @@ pub fn check_spec(spec: &DataImportCronSpec, prefix: &str) -> Vec<Finding> {
     findings
 }
 
-/// Checks an update: CDI keeps the spec immutable, so any change to it
-/// (compared as JSON, so key order does not matter) is rejected; metadata
-/// and status may change.
+/// Checks an update. CDI keeps the spec immutable, so any change to it is
+/// rejected. The specs are compared as JSON, so key order does not matter.
+/// Metadata and status may change.
 pub fn check_spec_unchanged(new_spec: &Value, old_spec: &Value, path: &str) -> Option<Finding> {
     (new_spec != old_spec).then(|| {
         Finding::error(
