@@ -5,6 +5,7 @@
 //! module that cannot be loaded).
 
 pub mod plan;
+pub mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +31,9 @@ pub struct Cli {
 pub enum Command {
     /// Compute what HCO, SSP and CDI would do with the given cluster objects.
     Plan(plan::PlanArgs),
+    /// Check HyperConverged and DataImportCron objects offline as the
+    /// admission webhooks would; exit 1 when any would be rejected.
+    Validate(validate::ValidateArgs),
     /// Print the built-in example HyperConverged (OKD 4.12 form).
     Example,
 }
@@ -83,6 +87,7 @@ pub const EXAMPLE_HYPERCONVERGED: &str =
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Plan(args) => plan::run(&args),
+        Command::Validate(args) => validate::run(&args),
         Command::Example => {
             print!("{EXAMPLE_HYPERCONVERGED}");
             Ok(())
