@@ -73,7 +73,7 @@ pub fn check_spec(spec: &DataImportCronSpec, prefix: &str) -> Vec<Finding> {
     if !spec.schedule.is_empty() {
         if let Err(error) = crate::schedule::parse(&spec.schedule) {
             let mut finding = Finding::error(format!("{prefix}.schedule"), ILLEGAL_SCHEDULE);
-            finding.message = format!("{ILLEGAL_SCHEDULE}: {error}");
+            finding.message = format!("{ILLEGAL_SCHEDULE}: {}", one_line(&error.to_string()));
             findings.push(finding);
         }
     }
@@ -250,4 +250,15 @@ fn check_storage(dv: &DataVolumeSpec, dv_path: &str, findings: &mut Vec<Finding>
         }
         (None, Some(_)) => {}
     }
+}
+
+/// Joins a parser message onto one line, dropping caret-only marker lines,
+/// so that it reads as one admission message.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.trim_matches('^').is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
