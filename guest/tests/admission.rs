@@ -721,3 +721,33 @@ fn delete_is_allowed_unchecked() {
     );
     assert!(verdict.allowed);
 }
+
+#[test]
+fn offline_validation_pairs_old_objects() {
+    use bootsource_guest::admission::{validate_objects, ValidateRequest};
+    let configmap = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}});
+    let request = ValidateRequest {
+        hco_version: None,
+        objects: vec![cron_with("/spec/schedule", json!("0 2 * * *")), configmap],
+        old_objects: vec![cron()],
+    };
+    let response = validate_objects(&request).expect("the request is valid");
+    let cron_result = &response.results[0];
+    assert_eq!(cron_result.operation, "UPDATE");
+    assert!(!cron_result.allowed);
+    assert_eq!(cron_result.findings[0].field, "spec");
+    let skipped = &response.results[1];
+    assert!(!skipped.checked);
+    assert!(skipped.allowed);
+}
+
+#[test]
+fn offline_validation_rejects_bad_version() {
+    use bootsource_guest::admission::{validate_objects, ValidateRequest};
+    let request = ValidateRequest {
+        hco_version: Some("9.9".into()),
+        ..ValidateRequest::default()
+    };
+    let error = validate_objects(&request).expect_err("the version is invalid");
+    assert_eq!(error.field.as_deref(), Some("hcoVersion"));
+}
