@@ -27,7 +27,7 @@ fn update(object: Value, old: Value) -> Verdict {
     )
 }
 
-/// A valid DataImportCron, to be broken one field at a time.
+/// Returns a valid DataImportCron, to be broken one field at a time.
 fn cron() -> Value {
     json!({
         "apiVersion": "cdi.kubevirt.io/v1beta1",
@@ -65,7 +65,7 @@ fn errors(verdict: &Verdict) -> Vec<String> {
         .collect()
 }
 
-/// A v1beta1 HyperConverged with the given templates.
+/// Returns a v1beta1 HyperConverged with the given templates.
 fn hyperconverged(templates: Value) -> Value {
     json!({
         "apiVersion": "hco.kubevirt.io/v1beta1",
