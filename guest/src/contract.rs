@@ -22,7 +22,7 @@ use crate::templates::{self, common::CommonTemplateFile, StageSettings};
 /// Major version of the contract; changes break hosts.
 pub const CONTRACT_MAJOR: u32 = 1;
 /// Minor version of the contract; changes only add.
-pub const CONTRACT_MINOR: u32 = 2;
+pub const CONTRACT_MINOR: u32 = 3;
 
 /// Largest request accepted, in bytes (64 MiB). Bigger inputs are rejected
 /// with an error value before parsing.
@@ -38,6 +38,9 @@ pub mod op {
     pub const COMMON_TEMPLATES: &str = "commonTemplates";
     /// Returns the next fire times of a cron schedule.
     pub const SCHEDULE: &str = "schedule";
+    /// Checks objects offline as the admission webhooks would. Named apart
+    /// from Kubewarden's `validate`, which the same module serves.
+    pub const VALIDATE_OBJECTS: &str = "validateObjects";
 }
 
 /// Maximum number of fire times one `schedule` request may ask for.
@@ -151,6 +154,9 @@ pub fn dispatch(operation: &str, payload: &[u8]) -> Vec<u8> {
         op::SCHEDULE => parse(payload)
             .and_then(|request| schedule(&request))
             .and_then(|response| to_value(&response)),
+        op::VALIDATE_OBJECTS => parse(payload)
+            .and_then(|request| crate::admission::validate_objects(&request))
+            .and_then(|response| to_value(&response)),
         other => Err(Error {
             kind: ErrorKind::UnknownOperation,
             ..Error::invalid(format!(
@@ -169,10 +175,16 @@ pub fn dispatch(operation: &str, payload: &[u8]) -> Vec<u8> {
 }
 
 fn operations() -> Vec<String> {
-    [op::CONTRACT, op::PLAN, op::COMMON_TEMPLATES, op::SCHEDULE]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    [
+        op::CONTRACT,
+        op::PLAN,
+        op::COMMON_TEMPLATES,
+        op::SCHEDULE,
+        op::VALIDATE_OBJECTS,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 /// Returns this module's contract version.

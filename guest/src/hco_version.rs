@@ -102,6 +102,12 @@ impl HcoVersion {
         self.minor >= 19
     }
 
+    /// 1.19: the multi-arch feature gate is deprecated in favour of a spec
+    /// field; the mutating webhook copies the gate to the field.
+    pub fn moves_multi_arch_gate_to_field(self) -> bool {
+        self.minor >= 19
+    }
+
     /// API version of the SSP CR this release writes.
     pub fn ssp_api_version(self) -> &'static str {
         match self.minor {

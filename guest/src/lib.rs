@@ -5,6 +5,7 @@
 //! everything comes in through the request, so the same request gives the
 //! same response natively, in a WebAssembly host and in a browser.
 
+pub mod admission;
 pub mod apply;
 pub mod contract;
 pub mod crons;
@@ -19,7 +20,7 @@ pub mod snapshot;
 pub mod templates;
 pub mod validation;
 
-mod surface;
+pub mod surface;
 
 pub use contract::dispatch;
 pub use error::Error;

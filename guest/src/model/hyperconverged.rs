@@ -52,6 +52,22 @@ impl ApiForm {
             ApiForm::V1 => "spec.workloadSources.dataImportCronTemplates",
         }
     }
+
+    /// Dotted path of the multi-arch field in this form.
+    pub fn multi_arch_field_path(self) -> &'static str {
+        match self {
+            ApiForm::V1Beta1 => "spec.enableMultiArchBootImageImport",
+            ApiForm::V1 => "spec.workloadSources.enableMultiArchBootImageImport",
+        }
+    }
+
+    /// Dotted path of the multi-arch feature gate in this form.
+    pub fn multi_arch_gate_path(self) -> &'static str {
+        match self {
+            ApiForm::V1Beta1 => "spec.featureGates.enableMultiArchBootImageImport",
+            ApiForm::V1 => "spec.featureGates[enableMultiArchBootImageImport]",
+        }
+    }
 }
 
 /// The boot-source part of a HyperConverged, whatever form it came in.
@@ -69,7 +85,8 @@ pub struct HyperConverged {
     pub common_import_gate: Option<bool>,
     pub common_boot_image_namespace: Option<String>,
     pub common_templates_namespace: Option<String>,
-    /// `spec.workloadSources.enableMultiArchBootImageImport` (v1 only).
+    /// `spec.enableMultiArchBootImageImport` (v1beta1, HCO 1.19+) or
+    /// `spec.workloadSources.enableMultiArchBootImageImport` (v1).
     pub multi_arch_field: Option<bool>,
     /// The `enableMultiArchBootImageImport` feature gate: a bool in v1beta1,
     /// a `{name, state}` list item in v1.
@@ -118,6 +135,7 @@ struct V1Beta1Spec {
     data_import_cron_templates: Option<Vec<DataImportCronTemplate>>,
     common_boot_image_namespace: Option<String>,
     common_templates_namespace: Option<String>,
+    enable_multi_arch_boot_image_import: Option<bool>,
 }
 
 #[derive(Default, Deserialize)]
@@ -181,7 +199,7 @@ impl HyperConverged {
                     common_import_gate: raw.spec.feature_gates.enable_common_boot_image_import,
                     common_boot_image_namespace: raw.spec.common_boot_image_namespace,
                     common_templates_namespace: raw.spec.common_templates_namespace,
-                    multi_arch_field: None,
+                    multi_arch_field: raw.spec.enable_multi_arch_boot_image_import,
                     multi_arch_gate: raw.spec.feature_gates.enable_multi_arch_boot_image_import,
                     status: raw.status,
                 })

@@ -1,9 +1,10 @@
 //! waPC surface of `bootsource.wasm`: every contract operation registered
-//! under its name. Failures travel inside the JSON envelope, so the waPC
-//! call itself always succeeds.
+//! under its name, plus Kubewarden's three. Failures travel inside the JSON
+//! replies, so the waPC call itself always succeeds.
 
 use wapc_guest::{register_function, CallResult};
 
+use super::kubewarden;
 use crate::contract::{dispatch, op};
 
 #[no_mangle]
@@ -12,6 +13,14 @@ pub extern "C" fn wapc_init() {
     register_function(op::PLAN, plan);
     register_function(op::COMMON_TEMPLATES, common_templates);
     register_function(op::SCHEDULE, schedule);
+    register_function(op::VALIDATE_OBJECTS, validate_objects);
+    register_function(kubewarden::op::VALIDATE, |p| Ok(kubewarden::validate(p)));
+    register_function(kubewarden::op::VALIDATE_SETTINGS, |p| {
+        Ok(kubewarden::validate_settings(p))
+    });
+    register_function(kubewarden::op::PROTOCOL_VERSION, |p| {
+        Ok(kubewarden::protocol_version(p))
+    });
 }
 
 fn contract(payload: &[u8]) -> CallResult {
@@ -28,4 +37,8 @@ fn common_templates(payload: &[u8]) -> CallResult {
 
 fn schedule(payload: &[u8]) -> CallResult {
     Ok(dispatch(op::SCHEDULE, payload))
+}
+
+fn validate_objects(payload: &[u8]) -> CallResult {
+    Ok(dispatch(op::VALIDATE_OBJECTS, payload))
 }

@@ -1,6 +1,7 @@
 //! Admission checks: what the upstream validating webhooks reject, plus
 //! warnings for mistakes they let through.
 
+pub mod dataimportcron;
 pub mod hyperconverged;
 
 use serde::{Deserialize, Serialize};

@@ -6,6 +6,7 @@
 
 pub mod plan;
 pub mod schedule;
+pub mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +35,9 @@ pub enum Command {
     /// Print the next fire times of a cron schedule as CDI computes them, one
     /// RFC 3339 UTC time per line.
     Schedule(schedule::ScheduleArgs),
+    /// Check HyperConverged and DataImportCron objects offline as the
+    /// admission webhooks would; exit 1 when any would be rejected.
+    Validate(validate::ValidateArgs),
     /// Print the built-in example HyperConverged (OKD 4.12 form).
     Example,
 }
@@ -88,6 +92,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Plan(args) => plan::run(&args),
         Command::Schedule(args) => schedule::run(&args),
+        Command::Validate(args) => validate::run(&args),
         Command::Example => {
             print!("{EXAMPLE_HYPERCONVERGED}");
             Ok(())
