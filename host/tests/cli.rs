@@ -398,12 +398,9 @@ fn snapshot_plan_ignores_document_order() {
     let reversed: Vec<&str> = documents.iter().rev().copied().collect();
     let mut rotated = documents.clone();
     rotated.rotate_left(3);
-    let (even, odd): (Vec<(usize, &str)>, Vec<(usize, &str)>) = documents
-        .iter()
-        .copied()
-        .enumerate()
-        .partition(|(i, _)| i % 2 == 0);
-    let interleaved: Vec<&str> = odd.into_iter().chain(even).map(|(_, d)| d).collect();
+    let odd = documents.iter().skip(1).step_by(2);
+    let even = documents.iter().step_by(2);
+    let interleaved: Vec<&str> = odd.chain(even).copied().collect();
 
     for (name, order) in [
         ("order-reversed", reversed),
