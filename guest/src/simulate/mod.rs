@@ -13,8 +13,9 @@
 //! `pauseAt`, and the response then holds the whole engine state to send
 //! back with the next request. Running in the module keeps the rules of a
 //! step in one place for every host; pausing keeps each call far below the
-//! host's per-call fuel and time limits (a month of four boot sources is a
-//! few thousand plans), and lets a host report progress between windows.
+//! host's per-call fuel and time limits (by estimate, a month of four boot
+//! sources runs over a thousand plans), and lets a host report progress
+//! between windows.
 
 pub mod cluster;
 pub mod rng;
@@ -39,8 +40,7 @@ pub const DEFAULT_IMPORT_SECONDS: i64 = 20 * 60;
 /// Name of the default StorageClass created when the input has none.
 pub const DEFAULT_STORAGE_CLASS: &str = "standard";
 /// Steps a whole run may take before it is stopped with an error. Defaults
-/// to 100,000; a month of four weekly-published boot sources takes about
-/// 300.
+/// to 100,000, far above what a month of polls twice a day needs.
 pub const DEFAULT_MAX_STEPS: u32 = 100_000;
 /// Plans run at one simulated instant before the step gives up waiting for
 /// the cluster to settle. Each round applies one plan; a poll or a finished
