@@ -6,6 +6,7 @@
 
 pub mod plan;
 pub mod schedule;
+pub mod simulate;
 pub mod validate;
 
 use std::path::PathBuf;
@@ -38,6 +39,9 @@ pub enum Command {
     /// Check HyperConverged and DataImportCron objects offline as the
     /// admission webhooks would; exit 1 when any would be rejected.
     Validate(validate::ValidateArgs),
+    /// Run the reconcile chain over simulated time against a digest
+    /// timeline and report imports, DataSource switches and clean-up.
+    Simulate(simulate::SimulateArgs),
     /// Print the built-in example HyperConverged (OKD 4.12 form).
     Example,
 }
@@ -93,6 +97,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plan(args) => plan::run(&args),
         Command::Schedule(args) => schedule::run(&args),
         Command::Validate(args) => validate::run(&args),
+        Command::Simulate(args) => simulate::run(&args),
         Command::Example => {
             print!("{EXAMPLE_HYPERCONVERGED}");
             Ok(())
