@@ -102,6 +102,11 @@ pub struct PlanRequest {
     /// cleans up after them under their retention policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_crons: Option<Vec<NamespacedName>>,
+    /// SSP's DataSource collection: the DataSource names its common VM
+    /// templates reference. Defaults to the DataSources the common
+    /// boot-source templates manage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_source_names: Option<Vec<String>>,
     /// The cluster objects: a HyperConverged, and for later stages the
     /// SSP CR, DataImportCrons, DataSources, DataVolumes, PVCs and so on.
     #[serde(default)]
@@ -294,14 +299,17 @@ pub fn plan(request: &PlanRequest) -> Result<Plan, Error> {
             None => crons::source::from_snapshot(&snapshot)?,
         };
         // NOTE: SSP's DataSource collection comes from its common VM
-        // templates, which the request does not carry. The DataSources that
-        // the common boot-source templates manage stand in for it.
-        let data_source_names: BTreeSet<String> = commons
-            .iter()
-            .filter_map(|t| t.spec.as_ref())
-            .map(|spec| spec.managed_data_source.clone())
-            .filter(|name| !name.is_empty())
-            .collect();
+        // templates. Unless the request lists it, the DataSources that the
+        // common boot-source templates manage stand in for it.
+        let data_source_names: BTreeSet<String> = match &request.data_source_names {
+            Some(names) => names.iter().cloned().collect(),
+            None => commons
+                .iter()
+                .filter_map(|t| t.spec.as_ref())
+                .map(|spec| spec.managed_data_source.clone())
+                .filter(|name| !name.is_empty())
+                .collect(),
+        };
         let input = CronsInput {
             templates: &ssp.templates,
             owner: &ssp.owner,

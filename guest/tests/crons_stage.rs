@@ -5,10 +5,8 @@ use std::collections::BTreeSet;
 
 use bootsource_guest::contract::{PlanRequest, Stage};
 use bootsource_guest::crons::owner::Owner;
-use bootsource_guest::crons::{self, CronsInput, StageOutput};
-use bootsource_guest::model::dict::DataImportCronTemplate;
+use bootsource_guest::crons::StageOutput;
 use bootsource_guest::plan::{Action, ActionKind, MERGE_PATCH};
-use bootsource_guest::snapshot::Snapshot;
 use serde_json::{json, Value};
 
 mod support;
@@ -58,10 +56,6 @@ fn template(name: &str, namespace: Option<&str>, data_source: &str) -> Value {
         metadata["namespace"] = json!(ns);
     }
     json!({"metadata": metadata, "spec": cron_spec(data_source, "30Gi")})
-}
-
-fn parse_templates(templates: &[Value]) -> Vec<DataImportCronTemplate> {
-    serde_json::from_value(Value::Array(templates.to_vec())).expect("test templates parse")
 }
 
 fn pvc(namespace: &str, name: &str) -> Value {
@@ -144,18 +138,38 @@ fn run_multi_arch(
     multi_arch: bool,
     architectures: &[&str],
 ) -> StageOutput {
-    let architectures: Vec<String> = architectures.iter().map(|a| a.to_string()).collect();
-    let templates = parse_templates(templates);
-    let snapshot = Snapshot::from_objects(objects).expect("test objects are valid");
-    let input = CronsInput {
-        templates: &templates,
-        owner,
-        multi_arch,
-        architectures: &architectures,
-        os_images_namespace: OS_IMAGES,
-        data_source_names: names,
+    // The stage runs through the `plan` operation on an SSP CR built from
+    // the owner, so that the same cases also run through the wasm module.
+    let mut metadata =
+        json!({"name": owner.name, "namespace": owner.namespace, "labels": owner.labels});
+    if owner.deleting {
+        metadata["deletionTimestamp"] = json!("2026-01-31T11:00:00Z");
+    }
+    let ssp = json!({
+        "apiVersion": owner.api_version,
+        "kind": "SSP",
+        "metadata": metadata,
+        "spec": {
+            "commonTemplates": {"namespace": "openshift", "dataImportCronTemplates": templates},
+            "enableMultipleArchitectures": multi_arch,
+            "cluster": {"controlPlaneArchitectures": architectures, "workloadArchitectures": []},
+        },
+    });
+    let mut all_objects = objects.to_vec();
+    all_objects.push(ssp);
+    let request = PlanRequest {
+        now: Some("2026-01-31T12:00:00Z".into()),
+        stages: Some(vec![Stage::Crons]),
+        os_images_namespace: Some(OS_IMAGES.into()),
+        data_source_names: Some(names.iter().cloned().collect()),
+        objects: all_objects,
+        ..PlanRequest::default()
     };
-    crons::run(&snapshot, &input).expect("crons stage succeeds")
+    let plan = support::plan(&request).expect("crons stage succeeds");
+    StageOutput {
+        actions: plan.actions,
+        warnings: plan.warnings,
+    }
 }
 
 fn find<'a>(actions: &'a [Action], kind: &str, namespace: &str, name: &str) -> Vec<&'a Action> {

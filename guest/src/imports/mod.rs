@@ -30,7 +30,7 @@ use crate::model::cdi::{
 };
 use crate::model::core::{PersistentVolumeClaim, VolumeSnapshot};
 use crate::model::meta::ObjectRef;
-use crate::plan::{Action, Event, Poll, Preconditions, Warning};
+use crate::plan::{Action, ActionKind, Event, Poll, Preconditions, Warning};
 use crate::snapshot::{Entry, Snapshot};
 
 /// Kind names as they appear in the snapshot.
@@ -278,9 +278,21 @@ impl<'a> CronPass<'a> {
 
     /// Deletes `entry` with uid and resourceVersion preconditions.
     pub fn delete(&mut self, entry: &Entry, reason: impl Into<String>) {
+        let mut preconditions = preconditions_of(&entry.value);
+        // A patch earlier in this plan changes the object's resourceVersion,
+        // so the delete can only be guarded by its uid; otherwise it would
+        // fail on every pass and the object would never go.
+        let patched = self
+            .out
+            .actions
+            .iter()
+            .any(|a| a.action == ActionKind::Patch && a.object == entry.reference);
+        if patched {
+            preconditions.resource_version = None;
+        }
         self.out.actions.push(Action::delete(
             entry.reference.clone(),
-            preconditions_of(&entry.value),
+            preconditions,
             reason,
         ));
         self.deleted

@@ -461,6 +461,7 @@ fn run_plan(request: &SimulateRequest, state: &SimState, now: &str) -> Result<Pl
         admission_defaults: None,
         os_images_namespace: request.os_images_namespace.clone(),
         deleted_crons: None,
+        data_source_names: None,
         objects: state.objects.clone(),
     };
     contract::plan(&plan_request)

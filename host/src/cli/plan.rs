@@ -120,6 +120,7 @@ pub fn run(args: &PlanArgs) -> Result<(), CliError> {
         admission_defaults: Some(!args.no_admission_defaults),
         os_images_namespace: Some(args.os_images_namespace.clone()),
         deleted_crons: None,
+        data_source_names: None,
         objects: objects.values,
     };
 
