@@ -61,7 +61,7 @@ pub struct ContractInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Stage {
-    /// What HCO does: templates to status and SSP.
+    /// The HCO step: templates to the HyperConverged status and the SSP CR.
     Templates,
     /// The SSP step: SSP templates to DataImportCrons and DataSource
     /// labels.
@@ -84,7 +84,7 @@ pub struct PlanRequest {
     /// The current time, RFC 3339. The module has no clock.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub now: Option<String>,
-    /// Stages to run, in chain order; defaults to all (templates, crons).
+    /// Stages to run, in chain order; defaults to all three.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stages: Option<Vec<Stage>>,
     /// Common-template files in place of the built-in set.
