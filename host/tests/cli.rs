@@ -445,3 +445,26 @@ fn snapshot_plan_deletes_carry_preconditions() {
         );
     }
 }
+
+#[test]
+fn simulate_runs_through_the_module() {
+    let timeline = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/publish-timeline-month.yaml"
+    );
+    let output = bootsource(&[
+        "simulate",
+        "--example",
+        "--timeline",
+        timeline,
+        "--start",
+        "2026-11-01T00:00:00Z",
+        "--duration",
+        "10d",
+        "-o",
+        "json",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    assert!(report.is_object(), "{report}");
+}

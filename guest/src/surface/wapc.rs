@@ -14,6 +14,7 @@ pub extern "C" fn wapc_init() {
     register_function(op::COMMON_TEMPLATES, common_templates);
     register_function(op::SCHEDULE, schedule);
     register_function(op::VALIDATE_OBJECTS, validate_objects);
+    register_function(op::SIMULATE, simulate);
     register_function(kubewarden::op::VALIDATE, |p| Ok(kubewarden::validate(p)));
     register_function(kubewarden::op::VALIDATE_SETTINGS, |p| {
         Ok(kubewarden::validate_settings(p))
@@ -37,6 +38,10 @@ fn common_templates(payload: &[u8]) -> CallResult {
 
 fn schedule(payload: &[u8]) -> CallResult {
     Ok(dispatch(op::SCHEDULE, payload))
+}
+
+fn simulate(payload: &[u8]) -> CallResult {
+    Ok(dispatch(op::SIMULATE, payload))
 }
 
 fn validate_objects(payload: &[u8]) -> CallResult {
