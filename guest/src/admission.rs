@@ -135,7 +135,7 @@ impl Verdict {
     }
 }
 
-/// The kinds a review knows.
+/// The kinds a review has rules for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     HyperConverged,

@@ -37,7 +37,7 @@ pub struct Objects {
     pub origins: Vec<Origin>,
 }
 
-/// What can go wrong reading input files.
+/// Failures of reading input files.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     #[error("{}: failed to read: {source}", path.display())]

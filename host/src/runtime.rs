@@ -55,7 +55,7 @@ impl Default for Limits {
     }
 }
 
-/// What can go wrong loading or calling the module.
+/// Failures of loading or calling the module.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     #[error("failed to compile the WebAssembly module: {0}")]

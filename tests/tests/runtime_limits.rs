@@ -85,7 +85,7 @@ fn memory_limit_stops_a_call() {
 
 #[test]
 fn module_of_other_contract_is_refused() {
-    // A minimal waPC module whose contract operation answers major version 99.
+    // A minimal waPC module whose contract operation returns major version 99.
     let wat = wasm_module_reporting_major(99);
     let error = Runtime::new(&wat, Limits::default())
         .err()
