@@ -6,4 +6,6 @@
 pub mod cli;
 pub mod input;
 pub mod output;
+pub mod registry;
 pub mod runtime;
+pub mod store;

@@ -4,7 +4,9 @@
 //! file, object and field), 2 when bootsource itself failed (for example a
 //! module that cannot be loaded).
 
+pub mod explain;
 pub mod plan;
+pub mod run;
 pub mod schedule;
 pub mod simulate;
 pub mod validate;
@@ -42,6 +44,12 @@ pub enum Command {
     /// Run the reconcile chain over simulated time against a digest
     /// timeline and report imports, DataSource switches and clean-up.
     Simulate(simulate::SimulateArgs),
+    /// Reconcile a local state folder: poll registries, import disks into
+    /// volume folders, repoint DataSources and collect old imports.
+    Run(run::RunArgs),
+    /// Explain why a boot source is or is not up to date, from a state
+    /// folder.
+    Explain(explain::ExplainArgs),
     /// Print the built-in example HyperConverged (OKD 4.12 form).
     Example,
 }
@@ -98,6 +106,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Schedule(args) => schedule::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Simulate(args) => simulate::run(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Explain(args) => explain::run(&args),
         Command::Example => {
             print!("{EXAMPLE_HYPERCONVERGED}");
             Ok(())

@@ -1,0 +1,258 @@
+//! `bootsource run`: reconcile a local state folder, polling registries and
+//! importing disks, once or in a loop.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::Utc;
+use clap::Args;
+use serde_json::{json, Value};
+use tracing::{info, warn};
+
+use super::{CliError, ModuleArgs, EXAMPLE_HYPERCONVERGED};
+use crate::input;
+use crate::registry::{AuthConfig, Registry, RegistryConfig};
+use crate::store::apply::CrashAfter;
+use crate::store::imports::{ImportMode, RetryPolicy};
+use crate::store::pass::{run_pass, until, PassConfig};
+use crate::store::{ObjectKey, Store};
+
+/// Name of the StorageClass `run` creates in a state folder that has none.
+pub const LOCAL_STORAGE_CLASS: &str = "local-disk";
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// State folder: objects as YAML files under `objects/`, imported disks
+    /// under `volumes/`. Created when missing.
+    #[arg(long, value_name = "DIR")]
+    pub state: PathBuf,
+    /// Run one pass and exit.
+    #[arg(long)]
+    pub once: bool,
+    /// YAML or JSON files with objects merged into the state folder at the
+    /// start of every pass (a HyperConverged, StorageClasses, ...).
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Merge the built-in example HyperConverged (OKD 4.12 form) into the
+    /// state folder.
+    #[arg(long, conflicts_with = "files")]
+    pub example: bool,
+    /// Contact no registry: polls get a stand-in digest (the sha256 of the
+    /// URL) and each import succeeds this long after its DataVolume was
+    /// created, with an empty disk file. A duration such as `0s`, `30s`,
+    /// `5m`.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub import_delay: Option<Duration>,
+    /// Docker config file with registry credentials (`auths.<host>.auth`,
+    /// base64 of `user:password`).
+    #[arg(long, value_name = "FILE")]
+    pub registry_config: Option<PathBuf>,
+    /// Registry to reach over plain HTTP instead of HTTPS, as `HOST:PORT`.
+    /// Repeatable.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub insecure_registry: Vec<String>,
+    /// Timeout of one registry request (a poll, or each connect and read of
+    /// a pull), e.g. `30s`.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
+          default_value = "30s")]
+    pub registry_timeout: Duration,
+    /// Wait before retrying a failed poll or import; doubled per failure
+    /// in a row, e.g. `10s`.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
+          default_value = "10s")]
+    pub retry_backoff: Duration,
+    /// Maximum wait between retries of a failed poll or import, e.g. `10m`.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
+          default_value = "10m")]
+    pub retry_backoff_max: Duration,
+    /// Maximum sleep between passes, even when nothing is due sooner,
+    /// e.g. `5m`.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
+          default_value = "5m")]
+    pub max_sleep: Duration,
+    /// Poll every registry source in the first round of each pass, even
+    /// when its schedule is not due.
+    #[arg(long)]
+    pub poll_now: bool,
+    /// HCO release whose behaviour to reproduce, from 1.6 to 1.20.
+    #[arg(long, value_name = "VERSION", default_value = "1.20")]
+    pub hco_version: String,
+    /// Abort the process after this many object writes, as `kill -9`
+    /// would; for crash tests.
+    #[arg(long, value_name = "N", hide = true)]
+    pub crash_after_writes: Option<usize>,
+    #[command(flatten)]
+    pub module: ModuleArgs,
+}
+
+/// Runs `bootsource run`.
+pub fn run(args: &RunArgs) -> Result<(), CliError> {
+    init_tracing();
+    let seeds = read_seeds(args)?;
+    let runtime = args.module.load()?;
+    let mut store = Store::open(&args.state).map_err(|e| CliError::Failure(e.to_string()))?;
+    store
+        .clean_tmp()
+        .map_err(|e| CliError::Failure(e.to_string()))?;
+    ensure_storage_class(&mut store)?;
+
+    let auth = match &args.registry_config {
+        Some(path) => AuthConfig::read(path).map_err(CliError::InvalidInput)?,
+        None => AuthConfig::default(),
+    };
+    let registry = Registry::new(RegistryConfig {
+        insecure: args.insecure_registry.clone(),
+        auth,
+        timeout: args.registry_timeout,
+    })
+    .map_err(|e| CliError::Failure(format!("failed to start the registry client: {e}")))?;
+    let mode = match args.import_delay {
+        Some(delay) => {
+            warn!(delay = %humantime::format_duration(delay), "stand-in imports: no registry is contacted and disk files are empty");
+            ImportMode::StandIn { delay }
+        }
+        None => ImportMode::Registry(&registry),
+    };
+    let mut config = PassConfig {
+        runtime: &runtime,
+        mode,
+        retry: RetryPolicy {
+            base: args.retry_backoff,
+            cap: args.retry_backoff_max,
+        },
+        poll_now: args.poll_now,
+        seeds,
+        hco_version: Some(args.hco_version.clone()),
+        crash: CrashAfter(args.crash_after_writes),
+    };
+
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failure(format!("failed to start the signal handler: {e}")))?;
+    let mut interrupts = signals
+        .block_on(async { Interrupts::new() })
+        .map_err(|e| CliError::Failure(format!("failed to install the signal handler: {e}")))?;
+
+    info!(state = %args.state.display(), "run started");
+    loop {
+        let report =
+            run_pass(&mut store, &mut config).map_err(|e| CliError::Failure(e.to_string()))?;
+        info!(
+            rounds = report.rounds,
+            changed = report.changed,
+            polls = report.polls,
+            failed_polls = report.failed_polls,
+            imports = report.imports,
+            next = ?report.wake_at.map(|t| t.to_rfc3339()),
+            "pass finished"
+        );
+        if args.once {
+            break;
+        }
+        let sleep = report
+            .wake_at
+            .map(|t| until(t, Utc::now()))
+            .unwrap_or(args.max_sleep)
+            .min(args.max_sleep)
+            .max(Duration::from_secs(1));
+        info!(seconds = sleep.as_secs(), "sleeping until the next pass");
+        let interrupted = signals.block_on(async {
+            tokio::select! {
+                _ = interrupts.recv() => true,
+                _ = tokio::time::sleep(sleep) => false,
+            }
+        });
+        if interrupted {
+            info!("interrupted; stopping between passes");
+            break;
+        }
+    }
+    info!("run stopped");
+    Ok(())
+}
+
+/// SIGINT and SIGTERM. A signal that arrives during a pass is kept and
+/// ends the loop once the pass is over.
+struct Interrupts {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Interrupts {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
+
+/// Sends `tracing` output to stderr; `RUST_LOG` sets the level (default
+/// `info`).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn read_seeds(args: &RunArgs) -> Result<Vec<Value>, CliError> {
+    if args.example {
+        let path = PathBuf::from("<built-in example>");
+        return input::parse_documents(&path, EXAMPLE_HYPERCONVERGED)
+            .map_err(|e| CliError::Failure(e.to_string()));
+    }
+    if args.files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let objects =
+        input::read_objects(&args.files).map_err(|e| CliError::InvalidInput(e.to_string()))?;
+    for (object, origin) in objects.values.iter().zip(&objects.origins) {
+        if ObjectKey::of(object).is_none() {
+            return Err(CliError::InvalidInput(format!(
+                "{origin}: the object has no kind or metadata.name"
+            )));
+        }
+    }
+    Ok(objects.values)
+}
+
+/// Stores a default StorageClass when the state folder has no
+/// StorageClass at all, so that imports can bind; a folder with only
+/// non-default classes is left as it is, like a cluster without a default.
+fn ensure_storage_class(store: &mut Store) -> Result<(), CliError> {
+    let objects = store.load().map_err(|e| CliError::Failure(e.to_string()))?;
+    if objects.keys().any(|key| key.kind == "StorageClass") {
+        return Ok(());
+    }
+    let class = json!({
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {
+            "name": LOCAL_STORAGE_CLASS,
+            "annotations": { bootsource_guest::model::core::ANNOTATION_DEFAULT_CLASS: "true" },
+        },
+        "provisioner": "bootsource.local",
+        "volumeBindingMode": "Immediate",
+    });
+    let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    store
+        .put(class, &now)
+        .map_err(|e| CliError::Failure(e.to_string()))?;
+    info!(
+        storage_class = LOCAL_STORAGE_CLASS,
+        "default StorageClass created for the volumes folder"
+    );
+    Ok(())
+}

@@ -1,0 +1,397 @@
+//! The local state store: Kubernetes objects as YAML files in a folder,
+//! kept the way an API server keeps them, plus the imported disk images.
+//!
+//! Layout of a state folder:
+//!
+//! | path | content |
+//! |---|---|
+//! | `objects/<kind>/<namespace>/<name>.yaml` | one object per file; `<kind>` in lower case, `_cluster` as the namespace of cluster-scoped objects |
+//! | `volumes/<namespace>/<name>/disk.qcow2` (or `disk.img`) | the disk imported into the PVC `<namespace>/<name>` |
+//! | `store.json` | the uid and resourceVersion counters, crons deleted and polls planned since the last full pass, and poll back-off state |
+//! | `tmp/` | downloads in progress; emptied when `run` starts |
+//!
+//! Every file is replaced atomically: written to a temporary file in the
+//! same folder, flushed with fsync, renamed over the old name, and the
+//! folder is flushed too. A crash therefore leaves each file either old or
+//! new, never half written, and the next pass re-plans from what is there.
+
+pub mod apply;
+mod atomic;
+pub mod imports;
+pub mod pass;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+pub use atomic::{commit as atomic_commit, remove_file, write_atomically};
+
+/// Folder name used in place of a namespace for cluster-scoped objects.
+pub const CLUSTER_SCOPE: &str = "_cluster";
+
+/// Failures of reading or writing the state folder.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{}: {action} failed: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{}: invalid object file: {message}; fix or remove the file", path.display())]
+    InvalidObject { path: PathBuf, message: String },
+}
+
+impl StoreError {
+    pub(crate) fn io<'p>(
+        path: &'p Path,
+        action: &'static str,
+    ) -> impl FnOnce(io::Error) -> Self + 'p {
+        move |source| StoreError::Io {
+            path: path.to_path_buf(),
+            action,
+            source,
+        }
+    }
+}
+
+/// The key of one object: kind, namespace ("" when cluster-scoped) and
+/// name.
+///
+/// NOTE: the API group is not part of the key, so two kinds of the same
+/// name in different groups would share a folder. No boot-source kind
+/// collides.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectKey {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectKey {
+    /// Returns the key of `object`, or `None` when kind or name is missing.
+    pub fn of(object: &Value) -> Option<Self> {
+        let text = |pointer: &str| object.pointer(pointer).and_then(Value::as_str);
+        let kind = text("/kind").filter(|k| !k.is_empty())?;
+        let name = text("/metadata/name").filter(|n| !n.is_empty())?;
+        Some(ObjectKey {
+            kind: kind.to_string(),
+            namespace: text("/metadata/namespace").unwrap_or("").to_string(),
+            name: name.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.namespace.is_empty() {
+            write!(f, "{} {}", self.kind, self.name)
+        } else {
+            write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
+        }
+    }
+}
+
+/// Back-off state of one cron's registry poll.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PollBackoff {
+    /// Failed polls in a row.
+    pub failures: u32,
+    /// When the next attempt is due (RFC 3339).
+    pub retry_at: String,
+}
+
+/// The bookkeeping kept in `store.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreState {
+    /// Last uid number handed out.
+    #[serde(default)]
+    pub last_uid: u64,
+    /// Last resourceVersion handed out.
+    #[serde(default)]
+    pub resource_version: u64,
+    /// Crons deleted by a plan, as `namespace/name`; sent as `deletedCrons`
+    /// until a pass completes, so that a crash cannot skip their clean-up.
+    #[serde(default)]
+    pub deleted_crons: Vec<String>,
+    /// Poll back-off per cron, keyed by `namespace/name`.
+    #[serde(default)]
+    pub polls: BTreeMap<String, PollBackoff>,
+    /// Polls a plan asked for that have not run yet, as cron
+    /// `namespace/name` to source URL. They are recorded before the plan is
+    /// applied, because the same plan moves the cron's `nextCronTime` on:
+    /// after a crash the schedule alone would not bring the poll back.
+    #[serde(default)]
+    pub pending_polls: BTreeMap<String, String>,
+}
+
+/// An open state folder.
+#[derive(Debug)]
+pub struct Store {
+    root: PathBuf,
+    state: StoreState,
+}
+
+impl Store {
+    /// Opens the state folder at `root`, creating it and its sub-folders
+    /// when missing. Reading the folder this way changes nothing else.
+    pub fn open(root: &Path) -> Result<Self, StoreError> {
+        for sub in ["objects", "volumes", "tmp"] {
+            let path = root.join(sub);
+            fs::create_dir_all(&path).map_err(StoreError::io(&path, "creating the folder"))?;
+        }
+        let state_path = root.join("store.json");
+        let state = match fs::read(&state_path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::InvalidObject {
+                path: state_path.clone(),
+                message: e.to_string(),
+            })?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => StoreState::default(),
+            Err(e) => return Err(StoreError::io(&state_path, "reading")(e)),
+        };
+        Ok(Store {
+            root: root.to_path_buf(),
+            state,
+        })
+    }
+
+    /// Removes downloads left in `tmp/` by an interrupted pass. Only the
+    /// process that runs passes may call this.
+    pub fn clean_tmp(&self) -> Result<(), StoreError> {
+        let tmp = self.tmp_dir();
+        let entries = fs::read_dir(&tmp).map_err(StoreError::io(&tmp, "listing"))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let removed = if path.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+            removed.map_err(StoreError::io(&path, "removing a leftover download"))?;
+        }
+        Ok(())
+    }
+
+    /// Returns the state folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Returns the bookkeeping read from `store.json`.
+    pub fn state(&self) -> &StoreState {
+        &self.state
+    }
+
+    /// Changes the bookkeeping and writes `store.json`.
+    pub fn update_state(&mut self, change: impl FnOnce(&mut StoreState)) -> Result<(), StoreError> {
+        let mut next = self.state.clone();
+        change(&mut next);
+        if next == self.state {
+            return Ok(());
+        }
+        let path = self.root.join("store.json");
+        let bytes = serde_json::to_vec_pretty(&next).map_err(|e| StoreError::InvalidObject {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        write_atomically(&path, &bytes)?;
+        self.state = next;
+        Ok(())
+    }
+
+    /// Returns the file that holds the object `key`.
+    pub fn object_path(&self, key: &ObjectKey) -> PathBuf {
+        let namespace = if key.namespace.is_empty() {
+            CLUSTER_SCOPE
+        } else {
+            &key.namespace
+        };
+        self.root
+            .join("objects")
+            .join(key.kind.to_ascii_lowercase())
+            .join(namespace)
+            .join(format!("{}.yaml", key.name))
+    }
+
+    /// Returns the folder of the volume behind PVC `namespace/name`.
+    pub fn volume_dir(&self, namespace: &str, name: &str) -> PathBuf {
+        self.root.join("volumes").join(namespace).join(name)
+    }
+
+    /// Returns the disk file of PVC `namespace/name`, if one was imported.
+    pub fn volume_disk(&self, namespace: &str, name: &str) -> Option<PathBuf> {
+        let dir = self.volume_dir(namespace, name);
+        ["disk.qcow2", "disk.img"]
+            .iter()
+            .map(|file| dir.join(file))
+            .find(|path| path.is_file())
+    }
+
+    /// Returns the folder for downloads in progress.
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    /// Reads every stored object, sorted by key.
+    pub fn load(&self) -> Result<BTreeMap<ObjectKey, Value>, StoreError> {
+        let mut objects = BTreeMap::new();
+        let mut files = Vec::new();
+        collect_yaml_files(&self.root.join("objects"), &mut files)?;
+        for path in files {
+            let text = fs::read_to_string(&path).map_err(StoreError::io(&path, "reading"))?;
+            let object: Value =
+                serde_yaml::from_str(&text).map_err(|e| StoreError::InvalidObject {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+            let key = ObjectKey::of(&object).ok_or_else(|| StoreError::InvalidObject {
+                path: path.clone(),
+                message: "kind or metadata.name is missing".into(),
+            })?;
+            objects.insert(key, object);
+        }
+        Ok(objects)
+    }
+
+    /// Reads the object `key`, if stored.
+    pub fn get(&self, key: &ObjectKey) -> Result<Option<Value>, StoreError> {
+        let path = self.object_path(key);
+        match fs::read_to_string(&path) {
+            Ok(text) => {
+                serde_yaml::from_str(&text)
+                    .map(Some)
+                    .map_err(|e| StoreError::InvalidObject {
+                        path,
+                        message: e.to_string(),
+                    })
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::io(&path, "reading")(e)),
+        }
+    }
+
+    /// Writes `object` as an API server stores a create or update: a new
+    /// object gets a uid and a creationTimestamp of `now`; every write gets
+    /// the next resourceVersion. Returns the stored object.
+    ///
+    /// The counters are written before the object, so a crash between the
+    /// two only skips numbers.
+    pub fn put(&mut self, mut object: Value, now: &str) -> Result<Value, StoreError> {
+        let key = ObjectKey::of(&object).ok_or_else(|| StoreError::InvalidObject {
+            path: self.root.join("objects"),
+            message: "an object to store has no kind or metadata.name".into(),
+        })?;
+        let existing = self.get(&key)?;
+        let mut next_uid = None;
+        self.update_state(|state| {
+            state.resource_version += 1;
+            if existing.is_none() {
+                state.last_uid += 1;
+                next_uid = Some(state.last_uid);
+            }
+        })?;
+        let resource_version = self.state.resource_version;
+        if !object.get("metadata").is_some_and(Value::is_object) {
+            object["metadata"] = json!({});
+        }
+        let metadata = &mut object["metadata"];
+        match (&existing, next_uid) {
+            (Some(old), _) => {
+                for field in ["uid", "creationTimestamp"] {
+                    if let Some(value) = old.pointer(&format!("/metadata/{field}")) {
+                        metadata[field] = value.clone();
+                    }
+                }
+            }
+            (None, Some(number)) => {
+                metadata["uid"] = json!(format!("00000000-0000-4000-8000-{number:012x}"));
+                if metadata.get("creationTimestamp").is_none_or(Value::is_null) {
+                    metadata["creationTimestamp"] = json!(now);
+                }
+            }
+            (None, None) => {}
+        }
+        metadata["resourceVersion"] = json!(resource_version.to_string());
+
+        let path = self.object_path(&key);
+        let text = serde_yaml::to_string(&object).map_err(|e| StoreError::InvalidObject {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        write_atomically(&path, text.as_bytes())?;
+        Ok(object)
+    }
+
+    /// Deletes the object `key`; returns false when it was not stored.
+    pub fn remove(&mut self, key: &ObjectKey) -> Result<bool, StoreError> {
+        remove_file(&self.object_path(key))
+    }
+
+    /// Deletes the volume folder of PVC `namespace/name`, if any.
+    pub fn remove_volume(&mut self, namespace: &str, name: &str) -> Result<bool, StoreError> {
+        let dir = self.volume_dir(namespace, name);
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => {
+                if let Some(parent) = dir.parent() {
+                    atomic::sync_dir(parent)?;
+                }
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(StoreError::io(&dir, "removing the volume")(e)),
+        }
+    }
+
+    /// Lists the volume folders as `(namespace, name)`.
+    pub fn volumes(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut volumes = Vec::new();
+        let root = self.root.join("volumes");
+        for namespace in read_dir_sorted(&root)? {
+            let Some(namespace_name) = file_name(&namespace) else {
+                continue;
+            };
+            for volume in read_dir_sorted(&namespace)? {
+                if let Some(name) = file_name(&volume) {
+                    volumes.push((namespace_name.clone(), name));
+                }
+            }
+        }
+        Ok(volumes)
+    }
+}
+
+fn file_name(path: &Path) -> Option<String> {
+    path.file_name()?.to_str().map(str::to_string)
+}
+
+fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(StoreError::io(dir, "listing")(e)),
+    };
+    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    Ok(paths)
+}
+
+fn collect_yaml_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), StoreError> {
+    for path in read_dir_sorted(dir)? {
+        if path.is_dir() {
+            collect_yaml_files(&path, files)?;
+            continue;
+        }
+        let name = file_name(&path).unwrap_or_default();
+        if name.ends_with(".yaml") && !name.starts_with('.') {
+            files.push(path);
+        }
+    }
+    Ok(())
+}

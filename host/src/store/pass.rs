@@ -1,0 +1,456 @@
+//! One reconcile pass over the state folder: read the objects, plan, apply
+//! the plan, poll the sources that are due, run the imports, and repeat
+//! until nothing changes.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use bootsource_guest::contract::{op, PlanRequest, Stage};
+use bootsource_guest::imports::kind;
+use bootsource_guest::model::cdi::NamespacedName;
+use bootsource_guest::model::cdi::{ANNOTATION_LAST_CRON_TIME, ANNOTATION_SOURCE_DESIRED_DIGEST};
+use bootsource_guest::plan::{ActionKind, Plan, PollSource};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Value};
+use tracing::{info, warn};
+
+use super::apply::{apply_actions, CrashAfter};
+use super::imports::{run_imports, sweep_orphan_volumes, ImportMode, RetryPolicy};
+use super::{ObjectKey, PollBackoff, Store, StoreError};
+use crate::registry::{backoff_delay, sha256_digest};
+use crate::runtime::{Runtime, RuntimeError};
+
+/// Maximum plan/apply rounds in one pass. Each round moves a boot source
+/// one step (cron created, polled, imported, DataSource repointed), so a
+/// fresh state folder settles in about six; the rest is headroom.
+pub const MAX_ROUNDS: usize = 16;
+
+/// Condition type on a DataImportCron that bootsource adds for its own
+/// poller: whether the last registry poll succeeded. CDI has no such
+/// condition, and the module keeps condition types it does not manage.
+pub const CONDITION_POLLED: &str = "Polled";
+
+/// Failures that end a pass.
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("the module rejected the stored objects: {0}")]
+    Module(String),
+}
+
+/// Settings of a pass.
+pub struct PassConfig<'a> {
+    pub runtime: &'a Runtime,
+    pub mode: ImportMode<'a>,
+    /// Back-off of failed polls and failed imports.
+    pub retry: RetryPolicy,
+    /// Poll every registry source in the first round, due or not.
+    pub poll_now: bool,
+    /// Objects applied (merged) into the store at the start of the pass.
+    pub seeds: Vec<Value>,
+    /// HCO release to reproduce; `None` for the module's default.
+    pub hco_version: Option<String>,
+    pub crash: CrashAfter,
+}
+
+/// What a pass did.
+#[derive(Debug, Default)]
+pub struct PassReport {
+    pub rounds: usize,
+    /// Objects written or deleted by plans.
+    pub changed: usize,
+    pub polls: usize,
+    pub failed_polls: usize,
+    /// Imports whose DataVolume status changed.
+    pub imports: usize,
+    /// When the next pass is due: the plan's `nextReconcile`, a poll or
+    /// import retry, or the end of a stand-in import delay.
+    pub wake_at: Option<DateTime<Utc>>,
+    /// The plan of the last round.
+    pub plan: Plan,
+}
+
+/// Runs one pass.
+pub fn run_pass(store: &mut Store, config: &mut PassConfig<'_>) -> Result<PassReport, PassError> {
+    let mut report = PassReport::default();
+    let start = Utc::now();
+    seed(store, &config.seeds, &stamp(start), &mut config.crash)?;
+    let removed = sweep_orphan_volumes(store)?;
+    if removed > 0 {
+        info!(removed, "orphaned volume folders removed");
+    }
+
+    let mut polled = BTreeSet::new();
+    for round in 0..MAX_ROUNDS {
+        let now = Utc::now();
+        report.rounds = round + 1;
+        let plan = plan(store, config, now)?;
+        for warning in &plan.warnings {
+            warn!(object = ?warning.object.as_ref().map(|o| o.to_string()), "{}", warning.message);
+        }
+        for event in &plan.events {
+            warn!(object = %event.object, reason = %event.reason, "{}", event.message);
+        }
+
+        let deleted: Vec<String> = plan
+            .actions
+            .iter()
+            .filter(|a| a.action == ActionKind::Delete && a.object.kind == kind::CRON)
+            .map(|a| {
+                format!(
+                    "{}/{}",
+                    a.object.namespace.as_deref().unwrap_or(""),
+                    a.object.name
+                )
+            })
+            .collect();
+        let planned_polls: Vec<(String, String)> = plan
+            .polls
+            .iter()
+            .filter_map(|poll| match &poll.source {
+                PollSource::Registry { url, .. } => Some((
+                    format!(
+                        "{}/{}",
+                        poll.cron.namespace.as_deref().unwrap_or(""),
+                        poll.cron.name
+                    ),
+                    url.clone(),
+                )),
+                _ => None,
+            })
+            .filter(|(cron, _)| !polled.contains(cron))
+            .collect();
+        store.update_state(|state| {
+            for cron in deleted {
+                if !state.deleted_crons.contains(&cron) {
+                    state.deleted_crons.push(cron);
+                }
+            }
+            state.pending_polls.extend(planned_polls);
+        })?;
+        let applied = apply_actions(store, &plan.actions, &stamp(now), &mut config.crash)?;
+        report.changed += applied.changed;
+
+        let polls = polls_due(store, config, round == 0, now)?;
+        let mut poll_changes = 0;
+        for (cron, url) in polls {
+            let cron_id = format!("{}/{}", cron.namespace, cron.name);
+            if !polled.insert(cron_id) {
+                continue;
+            }
+            report.polls += 1;
+            match poll(store, config, &cron, &url, now)? {
+                PollOutcome::Changed => poll_changes += 1,
+                PollOutcome::Unchanged => {}
+                PollOutcome::Failed => report.failed_polls += 1,
+            }
+        }
+
+        let imports = run_imports(store, &config.mode, config.retry, now, &mut config.crash)?;
+        report.imports += imports.changed;
+        report.wake_at = earliest([
+            imports.wake_at,
+            plan.next_reconcile.as_deref().and_then(parse_time),
+        ]);
+        report.plan = plan;
+        if applied.changed == 0 && poll_changes == 0 && imports.changed == 0 {
+            break;
+        }
+    }
+    if report.rounds == MAX_ROUNDS {
+        warn!(
+            rounds = MAX_ROUNDS,
+            "the pass stopped before the plan settled; the next pass goes on"
+        );
+    }
+
+    let retry_at = store
+        .state()
+        .polls
+        .values()
+        .filter_map(|b| parse_time(&b.retry_at))
+        .min();
+    report.wake_at = earliest([report.wake_at, retry_at]);
+    store.update_state(|state| state.deleted_crons.clear())?;
+    Ok(report)
+}
+
+fn stamp(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn earliest<const N: usize>(times: [Option<DateTime<Utc>>; N]) -> Option<DateTime<Utc>> {
+    times.into_iter().flatten().min()
+}
+
+/// Merges the objects given on the command line into the store; an object
+/// that is already there unchanged is not written.
+fn seed(
+    store: &mut Store,
+    seeds: &[Value],
+    now: &str,
+    crash: &mut CrashAfter,
+) -> Result<(), StoreError> {
+    for object in seeds {
+        let Some(key) = ObjectKey::of(object) else {
+            continue;
+        };
+        let merged = match store.get(&key)? {
+            Some(mut existing) => {
+                let before = existing.clone();
+                bootsource_guest::apply::merge_patch(&mut existing, object);
+                if existing == before {
+                    continue;
+                }
+                existing
+            }
+            None => object.clone(),
+        };
+        crash.tick();
+        store.put(merged, now)?;
+        info!(object = %key, "input object stored");
+    }
+    Ok(())
+}
+
+/// Returns the stages to run on a state folder: all of them when it holds
+/// a HyperConverged, otherwise only the imports stage, so that a folder of
+/// DataImportCrons alone works as CDI would.
+pub fn stages_for<'k>(mut keys: impl Iterator<Item = &'k ObjectKey>) -> Option<Vec<Stage>> {
+    if keys.any(|key| key.kind == "HyperConverged") {
+        None
+    } else {
+        Some(vec![Stage::Imports])
+    }
+}
+
+fn plan(store: &Store, config: &PassConfig<'_>, now: DateTime<Utc>) -> Result<Plan, PassError> {
+    let objects = store.load()?;
+    let deleted_crons = store
+        .state()
+        .deleted_crons
+        .iter()
+        .filter_map(|entry| entry.split_once('/'))
+        .filter(|(namespace, name)| {
+            !objects.contains_key(&ObjectKey {
+                kind: kind::CRON.to_string(),
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+            })
+        })
+        .map(|(namespace, name)| NamespacedName {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        })
+        .collect::<Vec<_>>();
+    let request = PlanRequest {
+        hco_version: config.hco_version.clone(),
+        now: Some(stamp(now)),
+        stages: stages_for(objects.keys()),
+        common_templates: None,
+        admission_defaults: None,
+        os_images_namespace: None,
+        deleted_crons: (!deleted_crons.is_empty()).then_some(deleted_crons),
+        data_source_names: None,
+        objects: objects.into_values().collect(),
+    };
+    config
+        .runtime
+        .call_json(op::PLAN, &request)?
+        .map_err(|e| PassError::Module(e.to_string()))
+}
+
+/// Returns the registry polls to run, as (cron key, url): those plans
+/// listed that have not run yet, and in the first round those whose
+/// back-off has run out, or all of them with `poll_now`.
+fn polls_due(
+    store: &Store,
+    config: &PassConfig<'_>,
+    first_round: bool,
+    now: DateTime<Utc>,
+) -> Result<Vec<(ObjectKey, String)>, StoreError> {
+    let mut due = Vec::new();
+    for (cron, url) in &store.state().pending_polls {
+        if let Some((namespace, name)) = cron.split_once('/') {
+            due.push((
+                ObjectKey {
+                    kind: kind::CRON.to_string(),
+                    namespace: namespace.to_string(),
+                    name: name.to_string(),
+                },
+                url.clone(),
+            ));
+        }
+    }
+    if !first_round {
+        return Ok(due);
+    }
+    for (key, cron) in store.load()? {
+        if key.kind != kind::CRON {
+            continue;
+        }
+        let Some(url) = cron
+            .pointer("/spec/template/spec/source/registry/url")
+            .and_then(Value::as_str)
+        else {
+            continue;
+        };
+        let backoff_over = store
+            .state()
+            .polls
+            .get(&format!("{}/{}", key.namespace, key.name))
+            .and_then(|b| parse_time(&b.retry_at))
+            .is_some_and(|retry_at| retry_at <= now);
+        if config.poll_now || backoff_over {
+            due.push((key, url.to_string()));
+        }
+    }
+    Ok(due)
+}
+
+enum PollOutcome {
+    Changed,
+    Unchanged,
+    Failed,
+}
+
+/// Polls `url` for cron `cron`: on success writes the digest (when it
+/// changed) and `lastCronTime` into the cron's annotations; on failure
+/// records the back-off and a `Polled` condition, and changes nothing
+/// else.
+fn poll(
+    store: &mut Store,
+    config: &mut PassConfig<'_>,
+    cron: &ObjectKey,
+    url: &str,
+    now: DateTime<Utc>,
+) -> Result<PollOutcome, StoreError> {
+    let cron_id = format!("{}/{}", cron.namespace, cron.name);
+    let result = match &config.mode {
+        ImportMode::Registry(registry) => registry.resolve(url).map_err(|e| e.to_string()),
+        ImportMode::StandIn { .. } => {
+            let digest = sha256_digest(url.as_bytes());
+            warn!(cron = %cron_id, %url, %digest, "stand-in poll: no registry contacted, the digest is the sha256 of the URL");
+            Ok(digest)
+        }
+    };
+    let Some(mut object) = store.get(cron)? else {
+        store.update_state(|state| {
+            state.pending_polls.remove(&cron_id);
+        })?;
+        return Ok(PollOutcome::Unchanged);
+    };
+    let time = stamp(now);
+    match result {
+        Ok(digest) => {
+            let annotations = &mut object["metadata"]["annotations"];
+            if !annotations.is_object() {
+                *annotations = json!({});
+            }
+            let previous = annotations
+                .get(ANNOTATION_SOURCE_DESIRED_DIGEST)
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let changed = previous.as_deref() != Some(digest.as_str());
+            annotations[ANNOTATION_SOURCE_DESIRED_DIGEST] = json!(digest);
+            annotations[ANNOTATION_LAST_CRON_TIME] = json!(time);
+            set_polled_condition(
+                &mut object,
+                true,
+                "PollSucceeded",
+                &format!("{url} resolved to {digest}"),
+                &time,
+            );
+            config.crash.tick();
+            store.put(object, &time)?;
+            store.update_state(|state| {
+                state.polls.remove(&cron_id);
+                state.pending_polls.remove(&cron_id);
+            })?;
+            if changed {
+                info!(cron = %cron_id, %url, %digest, "new source digest");
+                Ok(PollOutcome::Changed)
+            } else {
+                info!(cron = %cron_id, %url, %digest, "source digest unchanged");
+                Ok(PollOutcome::Unchanged)
+            }
+        }
+        Err(message) => {
+            let failures = store.state().polls.get(&cron_id).map_or(0, |b| b.failures) + 1;
+            let delay = backoff_delay(failures, config.retry.base, config.retry.cap);
+            let retry_at =
+                now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero());
+            warn!(cron = %cron_id, %url, failures, retry_at = %stamp(retry_at), "poll failed: {message}");
+            let text = format!(
+                "{message}; attempt {failures}, next attempt at {}; objects and volumes are kept",
+                stamp(retry_at)
+            );
+            set_polled_condition(&mut object, false, "PollFailed", &text, &time);
+            config.crash.tick();
+            store.put(object, &time)?;
+            store.update_state(|state| {
+                state.pending_polls.remove(&cron_id);
+                state.polls.insert(
+                    cron_id.clone(),
+                    PollBackoff {
+                        failures,
+                        retry_at: stamp(retry_at),
+                    },
+                );
+            })?;
+            Ok(PollOutcome::Failed)
+        }
+    }
+}
+
+/// Sets the `Polled` condition with CDI's bookkeeping: lastTransitionTime
+/// changes with the status only.
+fn set_polled_condition(cron: &mut Value, ok: bool, reason: &str, message: &str, now: &str) {
+    let status = if ok { "True" } else { "False" };
+    if !cron.get("status").is_some_and(Value::is_object) {
+        cron["status"] = json!({});
+    }
+    let conditions = &mut cron["status"]["conditions"];
+    if !conditions.is_array() {
+        *conditions = json!([]);
+    }
+    let Some(list) = conditions.as_array_mut() else {
+        return;
+    };
+    let position = list
+        .iter()
+        .position(|c| c.get("type").and_then(Value::as_str) == Some(CONDITION_POLLED));
+    let transition = match position.map(|i| &list[i]) {
+        Some(old) if old.get("status").and_then(Value::as_str) == Some(status) => old
+            .get("lastTransitionTime")
+            .cloned()
+            .unwrap_or_else(|| json!(now)),
+        _ => json!(now),
+    };
+    let condition = json!({
+        "type": CONDITION_POLLED,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": transition,
+        "lastHeartbeatTime": now,
+    });
+    match position {
+        Some(i) => list[i] = condition,
+        None => list.push(condition),
+    }
+}
+
+/// Returns `duration` as a std duration, clamped at zero.
+pub fn until(wake_at: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
+    (wake_at - now).to_std().unwrap_or(Duration::ZERO)
+}

@@ -1,0 +1,523 @@
+//! `bootsource run` against a real OCI registry: Debian's `docker-registry`
+//! on 127.0.0.1 with containerdisk images built here and pushed by
+//! `skopeo`. Polls, imports byte for byte, repointing on a new digest,
+//! garbage collection, a registry outage and a crash mid-apply.
+
+use std::fs;
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const OS_IMAGES: &str = "kubevirt-os-images";
+const REPOSITORY: &str = "disks/testdisk";
+
+fn require_tool(tool: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "`{tool}` is missing: install it with `apt-get install -y docker-registry skopeo qemu-utils` \
+         (the registry tests need a real registry and cannot be skipped)"
+    );
+}
+
+fn bootsource(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bootsource"))
+        .args(args)
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A `docker-registry serve` process on a free loopback port; killed on
+/// drop.
+struct Registry {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl Registry {
+    fn start(dir: &Path) -> Registry {
+        require_tool("docker-registry");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let root = dir.join("registry-root");
+        fs::create_dir_all(&root).expect("registry root");
+        let config = dir.join("registry.yml");
+        fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                root.display()
+            ),
+        )
+        .expect("registry config");
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the registry did not listen on port {port} within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Registry {
+            child: Some(child),
+            port,
+        }
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Writes a blob into an OCI layout and returns its descriptor.
+fn add_blob(layout: &Path, media_type: &str, bytes: &[u8]) -> Value {
+    let hex = sha256_hex(bytes);
+    let dir = layout.join("blobs").join("sha256");
+    fs::create_dir_all(&dir).expect("blobs folder");
+    fs::write(dir.join(&hex), bytes).expect("blob");
+    json!({ "mediaType": media_type, "digest": format!("sha256:{hex}"), "size": bytes.len() })
+}
+
+/// Builds a containerdisk OCI layout under `layout` with tag `tag`: a
+/// qcow2 of `size` made by `qemu-img`, in a gzip tar layer as
+/// `disk/disk.qcow2`. Returns the qcow2 bytes and the manifest digest.
+fn build_containerdisk(work: &Path, layout: &Path, tag: &str, size: &str) -> (Vec<u8>, String) {
+    require_tool("qemu-img");
+    let qcow2 = work.join(format!("disk-{tag}.qcow2"));
+    let status = Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(&qcow2)
+        .arg(size)
+        .status()
+        .expect("qemu-img runs");
+    assert!(status.success(), "qemu-img create failed");
+    let disk = fs::read(&qcow2).expect("qcow2 file");
+
+    let mut tar_bytes = Vec::new();
+    {
+        let mut builder = tar::Builder::new(&mut tar_bytes);
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Directory);
+        header.set_size(0);
+        header.set_mode(0o755);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, "disk/", std::io::empty())
+            .expect("tar dir");
+        let mut header = tar::Header::new_gnu();
+        header.set_size(disk.len() as u64);
+        header.set_mode(0o440);
+        header.set_uid(107);
+        header.set_gid(107);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, "disk/disk.qcow2", disk.as_slice())
+            .expect("tar entry");
+        builder.finish().expect("tar finish");
+    }
+    let mut gzip = GzEncoder::new(Vec::new(), Compression::fast());
+    gzip.write_all(&tar_bytes).expect("gzip");
+    let layer_bytes = gzip.finish().expect("gzip finish");
+
+    fs::create_dir_all(layout).expect("layout folder");
+    fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .expect("oci-layout");
+    let layer = add_blob(
+        layout,
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+        &layer_bytes,
+    );
+    let config = json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "rootfs": { "type": "layers", "diff_ids": [format!("sha256:{}", sha256_hex(&tar_bytes))] },
+    });
+    let config = add_blob(
+        layout,
+        "application/vnd.oci.image.config.v1+json",
+        &serde_json::to_vec(&config).expect("config JSON"),
+    );
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": config,
+        "layers": [layer],
+    });
+    let manifest_bytes = serde_json::to_vec(&manifest).expect("manifest JSON");
+    let mut descriptor = add_blob(
+        layout,
+        "application/vnd.oci.image.manifest.v1+json",
+        &manifest_bytes,
+    );
+    descriptor["annotations"] = json!({ "org.opencontainers.image.ref.name": tag });
+    let index = json!({ "schemaVersion": 2, "manifests": [descriptor] });
+    fs::write(
+        layout.join("index.json"),
+        serde_json::to_vec(&index).expect("index JSON"),
+    )
+    .expect("index.json");
+    (disk, format!("sha256:{}", sha256_hex(&manifest_bytes)))
+}
+
+fn push(layout: &Path, tag: &str, registry: &Registry, dest_tag: &str) {
+    require_tool("skopeo");
+    let output = Command::new("skopeo")
+        .args(["copy", "--insecure-policy", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}:{tag}", layout.display()))
+        .arg(format!(
+            "docker://{}/{REPOSITORY}:{dest_tag}",
+            registry.host()
+        ))
+        .output()
+        .expect("skopeo runs");
+    assert!(
+        output.status.success(),
+        "skopeo copy failed: {}",
+        stderr(&output)
+    );
+}
+
+fn hc_file(dir: &Path, registry: &Registry) -> String {
+    let path = dir.join("hc.yaml");
+    fs::write(
+        &path,
+        format!(
+            "apiVersion: hco.kubevirt.io/v1beta1
+kind: HyperConverged
+metadata:
+  name: kubevirt-hyperconverged
+  namespace: kubevirt-hyperconverged
+spec:
+  enableCommonBootImageImport: false
+  dataImportCronTemplates:
+  - metadata:
+      name: testdisk-image-cron
+    spec:
+      managedDataSource: testdisk
+      schedule: \"0 0 1 1 *\"
+      importsToKeep: 1
+      template:
+        spec:
+          source:
+            registry:
+              url: docker://{}/{REPOSITORY}:latest
+          storage:
+            resources:
+              requests:
+                storage: 1Gi
+",
+            registry.host()
+        ),
+    )
+    .expect("hc file");
+    path.display().to_string()
+}
+
+fn object(state: &Path, kind: &str, namespace: &str, name: &str) -> Option<Value> {
+    let path = state
+        .join("objects")
+        .join(kind.to_ascii_lowercase())
+        .join(namespace)
+        .join(format!("{name}.yaml"));
+    serde_yaml::from_str(&fs::read_to_string(path).ok()?).ok()
+}
+
+fn data_source_target(state: &Path) -> Option<String> {
+    object(state, "DataSource", OS_IMAGES, "testdisk")?
+        .pointer("/spec/source/pvc/name")?
+        .as_str()
+        .map(str::to_string)
+}
+
+fn import_name(digest: &str) -> String {
+    format!("testdisk-{}", &digest.trim_start_matches("sha256:")[..12])
+}
+
+fn volume_disk(state: &Path, name: &str) -> PathBuf {
+    state
+        .join("volumes")
+        .join(OS_IMAGES)
+        .join(name)
+        .join("disk.qcow2")
+}
+
+/// Runs passes until the DataSource points at `expected`, at most three.
+fn run_until_pointed(state: &str, hc: &str, registry: &Registry, expected: &str) -> String {
+    let mut log = String::new();
+    for _ in 0..3 {
+        let output = bootsource(&[
+            "run",
+            "--state",
+            state,
+            "--once",
+            "--poll-now",
+            "-f",
+            hc,
+            "--insecure-registry",
+            &registry.host(),
+            "--registry-timeout",
+            "5s",
+        ]);
+        log.push_str(&stderr(&output));
+        assert!(output.status.success(), "{log}");
+        if data_source_target(Path::new(state)).as_deref() == Some(expected) {
+            break;
+        }
+    }
+    log
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else if let Ok(relative) = path.strip_prefix(root) {
+                out.push(relative.display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn registry_imports_update_and_outage() {
+    let dir = scratch("registry-scenario");
+    let mut registry = Registry::start(&dir);
+    let layout = dir.join("layout");
+    let (disk_v1, digest_v1) = build_containerdisk(&dir, &layout, "v1", "4M");
+    push(&layout, "v1", &registry, "latest");
+
+    let state = dir.join("state");
+    let state_arg = state.display().to_string();
+    let hc = hc_file(&dir, &registry);
+
+    // First import: the DataSource points at the import of the pushed
+    // digest, and the disk equals the qcow2 byte for byte.
+    let first = import_name(&digest_v1);
+    let log = run_until_pointed(&state_arg, &hc, &registry, &first);
+    assert_eq!(data_source_target(&state), Some(first.clone()), "{log}");
+    let cron = object(&state, "DataImportCron", OS_IMAGES, "testdisk-image-cron").expect("cron");
+    assert_eq!(
+        cron["metadata"]["annotations"]["cdi.kubevirt.io/storage.import.sourceDesiredDigest"],
+        json!(digest_v1)
+    );
+    assert_eq!(
+        fs::read(volume_disk(&state, &first)).ok(),
+        Some(disk_v1),
+        "imported disk differs"
+    );
+    let explain = bootsource(&["explain", "testdisk", "--state", &state_arg]);
+    assert!(
+        stdout(&explain).contains("state: up to date"),
+        "{}",
+        stdout(&explain)
+    );
+
+    // New content under the same tag: the next passes import it, repoint
+    // the DataSource, and importsToKeep 1 collects the old volume.
+    let (disk_v2, digest_v2) = build_containerdisk(&dir, &layout, "v2", "6M");
+    assert_ne!(digest_v1, digest_v2);
+    push(&layout, "v2", &registry, "latest");
+    let second = import_name(&digest_v2);
+    let log = run_until_pointed(&state_arg, &hc, &registry, &second);
+    assert_eq!(data_source_target(&state), Some(second.clone()), "{log}");
+    assert_eq!(
+        fs::read(volume_disk(&state, &second)).ok(),
+        Some(disk_v2),
+        "second disk differs"
+    );
+    assert!(
+        !state.join("volumes").join(OS_IMAGES).join(&first).exists(),
+        "the old volume folder was not collected: {log}"
+    );
+    assert!(object(&state, "PersistentVolumeClaim", OS_IMAGES, &first).is_none());
+
+    // Registry down: a pass keeps every object and volume and records
+    // the failed poll on the cron.
+    registry.stop();
+    let before = listing(&state.join("volumes"));
+    let objects_before = listing(&state.join("objects"));
+    let output = bootsource(&[
+        "run",
+        "--state",
+        &state_arg,
+        "--once",
+        "--poll-now",
+        "-f",
+        &hc,
+        "--insecure-registry",
+        &registry.host(),
+        "--registry-timeout",
+        "2s",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(listing(&state.join("volumes")), before);
+    assert_eq!(listing(&state.join("objects")), objects_before);
+    assert_eq!(data_source_target(&state), Some(second.clone()));
+    let cron = object(&state, "DataImportCron", OS_IMAGES, "testdisk-image-cron").expect("cron");
+    let polled = cron["status"]["conditions"]
+        .as_array()
+        .and_then(|list| list.iter().find(|c| c["type"] == "Polled"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(polled["status"], "False", "{cron}");
+    assert_eq!(polled["reason"], "PollFailed", "{cron}");
+    assert!(
+        polled["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(REPOSITORY)),
+        "{polled}"
+    );
+    let explain = bootsource(&["explain", "testdisk-image-cron", "--state", &state_arg]);
+    assert!(
+        stdout(&explain).contains("the last registry poll failed"),
+        "{}",
+        stdout(&explain)
+    );
+}
+
+#[test]
+fn registry_crash_mid_import_converges() {
+    let dir = scratch("registry-crash");
+    let registry = Registry::start(&dir);
+    let layout = dir.join("layout");
+    let (disk, digest) = build_containerdisk(&dir, &layout, "v1", "4M");
+    push(&layout, "v1", &registry, "latest");
+    let hc = hc_file(&dir, &registry);
+    let expected = import_name(&digest);
+
+    for writes in [3, 6, 9] {
+        let state = dir.join(format!("state-{writes}"));
+        let state_arg = state.display().to_string();
+        let writes_arg = writes.to_string();
+        let crashed = bootsource(&[
+            "run",
+            "--state",
+            &state_arg,
+            "--once",
+            "-f",
+            &hc,
+            "--insecure-registry",
+            &registry.host(),
+            "--crash-after-writes",
+            &writes_arg,
+        ]);
+        assert!(!crashed.status.success(), "no crash after {writes} writes");
+        run_until_pointed(&state_arg, &hc, &registry, &expected);
+        assert_eq!(
+            data_source_target(&state),
+            Some(expected.clone()),
+            "crash at write {writes}"
+        );
+        assert_eq!(
+            fs::read(volume_disk(&state, &expected)).ok().as_deref(),
+            Some(disk.as_slice()),
+            "disk after a crash at write {writes}"
+        );
+        let leftovers: Vec<String> = listing(&state)
+            .into_iter()
+            .filter(|f| f.contains(".tmp") || f.starts_with("tmp/"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}
+
+#[test]
+fn registry_manifest_digest_matches_head() {
+    let dir = scratch("registry-head");
+    let registry = Registry::start(&dir);
+    let layout = dir.join("layout");
+    let (_, digest) = build_containerdisk(&dir, &layout, "v1", "4M");
+    push(&layout, "v1", &registry, "v1");
+    let url = format!("docker://{}/{REPOSITORY}:v1", registry.host());
+    let client = bootsource::registry::Registry::new(bootsource::registry::RegistryConfig {
+        insecure: vec![registry.host()],
+        auth: Default::default(),
+        timeout: Duration::from_secs(5),
+    })
+    .expect("client");
+    let resolved = client.resolve(&url).map_err(|e| e.to_string());
+    assert_eq!(resolved, Ok(digest));
+}
+
+#[test]
+fn registry_missing_tag_fails_poll() {
+    let dir = scratch("registry-missing-tag");
+    let registry = Registry::start(&dir);
+    let client = bootsource::registry::Registry::new(bootsource::registry::RegistryConfig {
+        insecure: vec![registry.host()],
+        auth: Default::default(),
+        timeout: Duration::from_secs(5),
+    })
+    .expect("client");
+    let url = format!("docker://{}/{REPOSITORY}:absent", registry.host());
+    let error = client
+        .resolve(&url)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(error.contains("HEAD of the manifest failed"), "{error}");
+}

@@ -1,0 +1,540 @@
+//! `bootsource run` on a state folder with stand-in imports (no registry),
+//! crash recovery, and `bootsource explain` for each reason a boot source
+//! can be out of date.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+fn bootsource(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bootsource"))
+        .args(args)
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
+
+/// Reads the stored object `kind/namespace/name`.
+fn object(state: &Path, kind: &str, namespace: &str, name: &str) -> Option<Value> {
+    let path = state
+        .join("objects")
+        .join(kind.to_ascii_lowercase())
+        .join(namespace)
+        .join(format!("{name}.yaml"));
+    let text = fs::read_to_string(path).ok()?;
+    serde_yaml::from_str(&text).ok()
+}
+
+/// Writes an object file into a state folder, as a user (or a test) would.
+fn put(state: &Path, kind: &str, namespace: &str, name: &str, yaml: &str) {
+    let dir = state
+        .join("objects")
+        .join(kind.to_ascii_lowercase())
+        .join(namespace);
+    fs::create_dir_all(&dir).expect("object folder");
+    fs::write(dir.join(format!("{name}.yaml")), yaml).expect("object file");
+}
+
+/// Name of the import of `data_source` for `digest`: the DataSource name and
+/// the first 12 hex digits of the digest.
+fn import_name(data_source: &str, digest: &str) -> String {
+    let hex = digest.trim_start_matches("sha256:");
+    format!("{data_source}-{}", &hex[..12])
+}
+
+/// The stand-in digest `run --import-delay` records for `url`.
+fn stand_in_digest(url: &str) -> String {
+    let hash = Sha256::digest(url.as_bytes());
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+const OS_IMAGES: &str = "kubevirt-os-images";
+const CUSTOM_URL: &str = "docker://registry.invalid/disks/custom:latest";
+
+fn custom_hc(state_parent: &Path) -> String {
+    let path = state_parent.join("hc.yaml");
+    fs::write(
+        &path,
+        format!(
+            "apiVersion: hco.kubevirt.io/v1beta1
+kind: HyperConverged
+metadata:
+  name: kubevirt-hyperconverged
+  namespace: kubevirt-hyperconverged
+spec:
+  enableCommonBootImageImport: false
+  dataImportCronTemplates:
+  - metadata:
+      name: custom-image-cron
+    spec:
+      managedDataSource: custom
+      schedule: \"0 0 1 1 *\"
+      importsToKeep: 1
+      template:
+        spec:
+          source:
+            registry:
+              url: {CUSTOM_URL}
+          storage:
+            resources:
+              requests:
+                storage: 1Gi
+"
+        ),
+    )
+    .expect("hc file");
+    path.display().to_string()
+}
+
+fn data_source_target(state: &Path, name: &str) -> Option<String> {
+    object(state, "DataSource", OS_IMAGES, name)?
+        .pointer("/spec/source/pvc/name")?
+        .as_str()
+        .map(str::to_string)
+}
+
+#[test]
+fn stand_in_import_repoints_data_source() {
+    let dir = scratch("stand-in-import");
+    let state = dir.join("state");
+    let hc = custom_hc(&dir);
+    let state_arg = state.display().to_string();
+    let output = bootsource(&[
+        "run",
+        "--state",
+        &state_arg,
+        "--once",
+        "-f",
+        &hc,
+        "--import-delay",
+        "0s",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let expected = import_name("custom", &stand_in_digest(CUSTOM_URL));
+    assert_eq!(data_source_target(&state, "custom"), Some(expected.clone()));
+    let pvc = object(&state, "PersistentVolumeClaim", OS_IMAGES, &expected).expect("PVC");
+    assert_eq!(pvc["status"]["phase"], "Bound");
+    let disk = state
+        .join("volumes")
+        .join(OS_IMAGES)
+        .join(&expected)
+        .join("disk.img");
+    assert_eq!(fs::metadata(&disk).map(|m| m.len()).ok(), Some(0));
+    let log = stderr(&output);
+    assert!(log.contains("stand-in import"), "{log}");
+}
+
+#[test]
+fn stored_objects_get_api_metadata() {
+    let dir = scratch("api-metadata");
+    let state = dir.join("state");
+    let hc = custom_hc(&dir);
+    let state_arg = state.display().to_string();
+    let output = bootsource(&[
+        "run",
+        "--state",
+        &state_arg,
+        "--once",
+        "-f",
+        &hc,
+        "--import-delay",
+        "0s",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let cron = object(&state, "DataImportCron", OS_IMAGES, "custom-image-cron").expect("cron");
+    let uid = cron["metadata"]["uid"].as_str().unwrap_or("");
+    assert!(uid.starts_with("00000000-0000-4000-8000-"), "{uid}");
+    assert!(cron["metadata"]["creationTimestamp"].is_string());
+    let version: u64 = cron["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(version > 0);
+
+    // A second pass keeps uid and creationTimestamp.
+    let output = bootsource(&[
+        "run",
+        "--state",
+        &state_arg,
+        "--once",
+        "-f",
+        &hc,
+        "--import-delay",
+        "0s",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let again = object(&state, "DataImportCron", OS_IMAGES, "custom-image-cron").expect("cron");
+    assert_eq!(again["metadata"]["uid"], cron["metadata"]["uid"]);
+    assert_eq!(
+        again["metadata"]["creationTimestamp"],
+        cron["metadata"]["creationTimestamp"]
+    );
+}
+
+#[test]
+fn import_delay_keeps_import_in_progress() {
+    let dir = scratch("import-delay");
+    let state = dir.join("state");
+    let hc = custom_hc(&dir);
+    let state_arg = state.display().to_string();
+    let output = bootsource(&[
+        "run",
+        "--state",
+        &state_arg,
+        "--once",
+        "-f",
+        &hc,
+        "--import-delay",
+        "1h",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let name = import_name("custom", &stand_in_digest(CUSTOM_URL));
+    let dv = object(&state, "DataVolume", OS_IMAGES, &name).expect("DataVolume");
+    assert_eq!(dv["status"]["phase"], "ImportInProgress");
+    assert_eq!(data_source_target(&state, "custom"), None);
+}
+
+#[test]
+fn example_runs_from_empty_folder() {
+    let dir = scratch("example-run");
+    let state = dir.join("state");
+    let state_arg = state.display().to_string();
+    let output = bootsource(&[
+        "run",
+        "--state",
+        &state_arg,
+        "--once",
+        "--example",
+        "--import-delay",
+        "0s",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let url = "docker://quay.io/containerdisks/opensuse-leap:15.5";
+    let expected = import_name("opensuse", &stand_in_digest(url));
+    assert_eq!(data_source_target(&state, "opensuse"), Some(expected));
+}
+
+/// Lists every file under `dir`, relative, sorted.
+fn files(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else if let Ok(relative) = path.strip_prefix(root) {
+                out.push(relative.display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn crash_mid_apply_converges_next_pass() {
+    let dir = scratch("crash-reference");
+    let reference = dir.join("state");
+    let hc = custom_hc(&dir);
+    let reference_arg = reference.display().to_string();
+    let output = bootsource(&[
+        "run",
+        "--state",
+        &reference_arg,
+        "--once",
+        "-f",
+        &hc,
+        "--import-delay",
+        "0s",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let expected_files: Vec<String> = files(&reference)
+        .into_iter()
+        .filter(|f| f.starts_with("objects/") || f.starts_with("volumes/"))
+        .collect();
+    let expected_target = data_source_target(&reference, "custom");
+    assert!(expected_target.is_some());
+
+    // Crash after 0, 3, 6, ... writes until a run has fewer writes than
+    // that and finishes; every crash point must converge on the next pass.
+    let mut crash_points = 0;
+    for writes in (0..).step_by(3) {
+        let dir = scratch(&format!("crash-after-{writes}"));
+        let state = dir.join("state");
+        let hc = custom_hc(&dir);
+        let state_arg = state.display().to_string();
+        let writes_arg = writes.to_string();
+        let crashed = bootsource(&[
+            "run",
+            "--state",
+            &state_arg,
+            "--once",
+            "-f",
+            &hc,
+            "--import-delay",
+            "0s",
+            "--crash-after-writes",
+            &writes_arg,
+        ]);
+        if crashed.status.success() {
+            break;
+        }
+        crash_points += 1;
+
+        let output = bootsource(&[
+            "run",
+            "--state",
+            &state_arg,
+            "--once",
+            "-f",
+            &hc,
+            "--import-delay",
+            "0s",
+        ]);
+        assert!(
+            output.status.success(),
+            "after {writes}: {}",
+            stderr(&output)
+        );
+        assert_eq!(
+            data_source_target(&state, "custom"),
+            expected_target,
+            "DataSource after a crash at write {writes}"
+        );
+        let found: Vec<String> = files(&state)
+            .into_iter()
+            .filter(|f| f.starts_with("objects/") || f.starts_with("volumes/"))
+            .collect();
+        assert_eq!(
+            found, expected_files,
+            "files after a crash at write {writes}"
+        );
+    }
+    assert!(
+        crash_points >= 4,
+        "only {crash_points} crash points were exercised"
+    );
+}
+
+#[test]
+fn explain_reports_schedule_and_next_poll() {
+    let dir = scratch("explain-schedule");
+    let state = dir.join("state");
+    let hc = custom_hc(&dir);
+    let state_arg = state.display().to_string();
+    let output = bootsource(&[
+        "run",
+        "--state",
+        &state_arg,
+        "--once",
+        "-f",
+        &hc,
+        "--import-delay",
+        "0s",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = bootsource(&["explain", "custom", "--state", &state_arg]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("state: up to date"), "{text}");
+    assert!(text.contains("schedule \"0 0 1 1 *\""), "{text}");
+    assert!(text.contains("next poll 20"), "{text}");
+}
+
+#[test]
+fn explain_reports_missing_default_storage_class() {
+    let dir = scratch("explain-no-default-class");
+    let state = dir.join("state");
+    put(
+        &state,
+        "StorageClass",
+        "_cluster",
+        "slow",
+        "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: slow\nprovisioner: example.invalid\n",
+    );
+    let hc = custom_hc(&dir);
+    let state_arg = state.display().to_string();
+    let output = bootsource(&[
+        "run",
+        "--state",
+        &state_arg,
+        "--once",
+        "-f",
+        &hc,
+        "--import-delay",
+        "0s",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = bootsource(&["explain", "custom-image-cron", "--state", &state_arg]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("state: not up to date"), "{text}");
+    assert!(text.contains("no default StorageClass"), "{text}");
+    assert!(text.contains("is pending"), "{text}");
+}
+
+const FEDORA_HC: &str = "apiVersion: hco.kubevirt.io/v1beta1
+kind: HyperConverged
+metadata:
+  name: kubevirt-hyperconverged
+  namespace: kubevirt-hyperconverged
+spec:
+  enableCommonBootImageImport: true
+";
+
+#[test]
+fn explain_reports_golden_pvc_precedence() {
+    let dir = scratch("explain-golden-pvc");
+    let state = dir.join("state");
+    put(
+        &state,
+        "HyperConverged",
+        "kubevirt-hyperconverged",
+        "kubevirt-hyperconverged",
+        FEDORA_HC,
+    );
+    put(
+        &state,
+        "DataSource",
+        OS_IMAGES,
+        "fedora",
+        "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataSource\nmetadata:\n  name: fedora\n  namespace: kubevirt-os-images\nspec:\n  source:\n    pvc:\n      name: fedora\n      namespace: kubevirt-os-images\n",
+    );
+    put(
+        &state,
+        "PersistentVolumeClaim",
+        OS_IMAGES,
+        "fedora",
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: fedora\n  namespace: kubevirt-os-images\nstatus:\n  phase: Bound\n",
+    );
+    let state_arg = state.display().to_string();
+    let output = bootsource(&["explain", "fedora", "--state", &state_arg]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("state: not up to date"), "{text}");
+    assert!(
+        text.contains("golden PVC kubevirt-os-images/fedora exists and takes precedence"),
+        "{text}"
+    );
+    assert!(
+        text.contains("has no cdi.kubevirt.io/dataImportCron label"),
+        "{text}"
+    );
+}
+
+const CRON_A: &str = "apiVersion: cdi.kubevirt.io/v1beta1
+kind: DataImportCron
+metadata:
+  name: cron-a
+  namespace: images
+spec:
+  managedDataSource: shared
+  schedule: \"\"
+  template:
+    spec:
+      source:
+        registry:
+          url: docker://registry.invalid/a:1
+      storage: {}
+";
+
+#[test]
+fn explain_reports_other_managing_cron() {
+    let dir = scratch("explain-other-cron");
+    let state = dir.join("state");
+    put(&state, "DataImportCron", "images", "cron-a", CRON_A);
+    put(
+        &state,
+        "DataImportCron",
+        "images",
+        "cron-b",
+        &CRON_A.replace("cron-a", "cron-b").replace("/a:1", "/b:1"),
+    );
+    put(
+        &state,
+        "DataSource",
+        "images",
+        "shared",
+        "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataSource\nmetadata:\n  name: shared\n  namespace: images\n  labels:\n    cdi.kubevirt.io/dataImportCron: cron-a\nspec:\n  source: {}\n",
+    );
+    let state_arg = state.display().to_string();
+    let output = bootsource(&["explain", "cron-b", "--state", &state_arg]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("managed by another DataImportCron, cron-a"),
+        "{text}"
+    );
+    assert!(text.contains("schedule is empty"), "{text}");
+}
+
+#[test]
+fn explain_reports_failing_import() {
+    let dir = scratch("explain-failing-import");
+    let state = dir.join("state");
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let cron = CRON_A.replace(
+        "  namespace: images\n",
+        &format!(
+            "  namespace: images\n  annotations:\n    cdi.kubevirt.io/storage.import.sourceDesiredDigest: \"{digest}\"\n"
+        ),
+    ) + "status:\n  currentImports:\n  - DataVolumeName: shared-abababababab\n    Digest: \""
+        + &digest
+        + "\"\n";
+    put(&state, "DataImportCron", "images", "cron-a", &cron);
+    put(
+        &state,
+        "DataVolume",
+        "images",
+        "shared-abababababab",
+        "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata:\n  name: shared-abababababab\n  namespace: images\n  labels:\n    cdi.kubevirt.io/dataImportCron: cron-a\nspec:\n  source:\n    registry:\n      url: docker://registry.invalid/a@sha256:abab\nstatus:\n  phase: Failed\n  conditions:\n  - type: Running\n    status: \"False\"\n    reason: ImagePullFailed\n    message: manifest unknown\n",
+    );
+    let state_arg = state.display().to_string();
+    let output = bootsource(&["explain", "shared", "--state", &state_arg]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("is failing (ImagePullFailed): manifest unknown"),
+        "{text}"
+    );
+    assert!(text.contains("state: not up to date"), "{text}");
+}
+
+#[test]
+fn explain_unknown_name_exits_1() {
+    let dir = scratch("explain-unknown");
+    let state = dir.join("state");
+    put(&state, "DataImportCron", "images", "cron-a", CRON_A);
+    let state_arg = state.display().to_string();
+    let output = bootsource(&["explain", "nothing-here", "--state", &state_arg]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("nothing-here"),
+        "{}",
+        stderr(&output)
+    );
+}
