@@ -13,12 +13,11 @@ use bootsource_guest::contract::{Envelope, PlanRequest};
 use bootsource_guest::error::Error;
 use bootsource_guest::plan::Plan;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 /// Runs operation `operation` on `request` and returns the decoded
 /// `{"ok": ...}` / `{"error": ...}` envelope.
 #[cfg(not(wasm_parity))]
-pub fn call(operation: &str, request: &Value) -> Value {
+pub fn call(operation: &str, request: &serde_json::Value) -> serde_json::Value {
     let payload = serde_json::to_vec(request).expect("the request encodes");
     let response = bootsource_guest::dispatch(operation, &payload);
     serde_json::from_slice(&response).expect("the response is JSON")
