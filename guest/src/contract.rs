@@ -149,7 +149,7 @@ pub struct ScheduleResponse {
     /// `count` when the schedule stops firing: a search that finds no match
     /// within five years ends the list, and so does the end of year 9999.
     pub times: Vec<String>,
-    /// Why the list is shorter than `count`, when it is.
+    /// Reason the list is shorter than `count`, if it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
 }

@@ -20,7 +20,7 @@ pub const MAX_FILE_BYTES: u64 = 64 << 20;
 
 /// Deepest nesting of collections accepted in an input document, counting
 /// each block level and each `[` or `{`. Kubernetes objects nest about 15
-/// levels; the JSON and YAML parsers stop at 128.
+/// levels, and serde_json stops at 128.
 pub const MAX_NESTING_DEPTH: usize = 100;
 
 /// Where an object came from.

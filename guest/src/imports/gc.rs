@@ -105,9 +105,8 @@ pub(crate) fn collect(pass: &mut CronPass<'_>) -> Result<(), PassError> {
 /// Names that must survive: the current import, the last imported PVC, the
 /// DataSource's source, DataVolumes that have not finished, and the import
 /// of the desired digest. The digest decision later in the same pass
-/// reuses that import; collecting it would delete what the pass then
-/// reuses, and with `importsToKeep: 0` the cron would delete and
-/// re-import it on every change of digest.
+/// reuses that import. Collecting it first would make the cron delete and
+/// re-import it on every change of digest with `importsToKeep: 0`.
 fn protected_names(pass: &CronPass<'_>) -> Result<BTreeSet<String>, PassError> {
     let mut names = BTreeSet::new();
     if let Some(digest) = pass.annotations.get(ANNOTATION_SOURCE_DESIRED_DIGEST) {

@@ -322,7 +322,7 @@ fn create(pass: &mut CronPass<'_>, digest: &str, class: &DesiredClass) -> Result
             name: pass.name().to_string(),
         };
         if !pass.authorization.may_clone(&cron, &source) {
-            // currentImports stays as it is, so the next pass asks again.
+            // currentImports stays as it is, so the next pass checks again.
             pass.set_condition(
                 PROGRESSING,
                 false,

@@ -94,7 +94,7 @@ impl ImportsOutput {
 /// failure that the controller would retry (an unusable digest, a missing
 /// ImageStream) becomes a warning on the cron and ends its pass.
 ///
-/// `authorization` holds the answers of CDI's clone check for crons with
+/// `authorization` contains the results of CDI's clone check for crons with
 /// a PVC source.
 pub fn run(
     snapshot: &Snapshot,
@@ -203,7 +203,7 @@ pub(crate) struct CronPass<'a> {
     pub created: BTreeSet<(String, String)>,
     /// Objects (kind, name) stamped with `lastUseTime = now` in this pass.
     pub stamped: BTreeSet<(String, String)>,
-    /// Answers of the clone check for PVC sources.
+    /// Results of the clone check for PVC sources.
     pub authorization: &'a Authorizations,
 }
 

@@ -28,7 +28,7 @@ const WINDOW: Duration = Duration::days(1);
 /// Longest simulated run, in days (ten years). `--duration` and the span
 /// from `--start` to `--end` may not exceed it.
 pub const MAX_RUN_DAYS: i64 = 3650;
-/// Longest time an import may take, in days (the module's limit).
+/// Maximum import duration, in days (the module's limit).
 pub const MAX_IMPORT_DAYS: i64 = MAX_IMPORT_SECONDS / 86_400;
 
 #[derive(Debug, Args)]

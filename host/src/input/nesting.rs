@@ -10,7 +10,7 @@
 // collection, because a `- ` entry and the mapping inside it both count;
 // the limit leaves room for that.
 
-/// Where a text first nests deeper than the limit.
+/// Position of the first place a text nests deeper than the limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TooDeep {
     /// 1-based YAML document, counted as the YAML parser counts them.
