@@ -84,6 +84,9 @@ fn build_guest(guest_dir: &Path) -> PathBuf {
         .join("bootsource_guest.wasm")
 }
 
+/// 64-bit FNV-1a, as `bootsource_guest::hash::fnv1a64` computes it. A
+/// build script cannot use the guest crate without compiling it a second
+/// time for the build machine, so it keeps this copy.
 fn fnv1a64(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)

@@ -2,6 +2,8 @@
 //! server would, so that a later stage, a test or a simulator sees the
 //! cluster the plan leaves behind.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 
 use crate::plan::{Action, ActionKind, MERGE_PATCH};
@@ -23,36 +25,95 @@ use crate::plan::{Action, ActionKind, MERGE_PATCH};
 /// NOTE: JSON patches (RFC 6902) are skipped; the stages emit merge patches
 /// only. Server-side apply is approximated by a merge patch, so fields that
 /// the body leaves out are kept rather than released.
+///
+/// Objects are found through an index by identity, so applying a plan
+/// takes O((objects + actions) log objects) rather than a scan per action.
+/// A patch does not move an object in the index; the stages never rename
+/// objects.
 pub fn apply_actions(objects: &mut Vec<Value>, actions: &[Action]) {
+    let mut slots: Vec<Option<Value>> = objects.drain(..).map(Some).collect();
+    // Positions of the live objects of each identity, oldest first, so the
+    // first is the one a scan in input order would find.
+    let mut index: BTreeMap<Identity, Vec<usize>> = BTreeMap::new();
+    for (position, object) in slots.iter().enumerate() {
+        if let Some(object) = object {
+            index.entry(identity_of(object)).or_default().push(position);
+        }
+    }
+
     for action in actions {
-        let position = objects.iter().position(|o| matches(o, action));
+        let key = identity_of_action(action);
+        let position = index
+            .get(&key)
+            .and_then(|positions| positions.first().copied());
         match action.action {
-            ActionKind::Create => {
-                if let (None, Some(body)) = (position, &action.body) {
-                    objects.push(body.clone());
+            ActionKind::Create | ActionKind::Apply if position.is_none() => {
+                if let Some(body) = &action.body {
+                    index.entry(key).or_default().push(slots.len());
+                    slots.push(Some(body.clone()));
                 }
             }
-            ActionKind::Apply => match (position, &action.body) {
-                (Some(i), Some(body)) => merge_patch(&mut objects[i], body),
-                (None, Some(body)) => objects.push(body.clone()),
-                _ => {}
-            },
+            ActionKind::Create => {}
+            ActionKind::Apply => {
+                if let (Some(i), Some(body)) = (position, &action.body) {
+                    if let Some(object) = &mut slots[i] {
+                        merge_patch(object, body);
+                    }
+                }
+            }
             ActionKind::Patch => {
                 let is_merge = action.patch_type.as_deref().unwrap_or(MERGE_PATCH) == MERGE_PATCH;
                 if let (Some(i), Some(patch), true) = (position, &action.patch, is_merge) {
                     let patch = restrict_to_subresource(patch, action.subresource.as_deref());
-                    merge_patch(&mut objects[i], &patch);
+                    if let Some(object) = &mut slots[i] {
+                        merge_patch(object, &patch);
+                    }
                 }
             }
             ActionKind::Delete => {
-                if let Some(i) = position {
-                    if preconditions_hold(&objects[i], action) {
-                        objects.remove(i);
+                let Some(i) = position else { continue };
+                if slots[i]
+                    .as_ref()
+                    .is_some_and(|o| preconditions_hold(o, action))
+                {
+                    slots[i] = None;
+                    if let Some(positions) = index.get_mut(&key) {
+                        positions.remove(0);
                     }
                 }
             }
         }
     }
+    objects.extend(slots.into_iter().flatten());
+}
+
+/// API group, kind, namespace and name: what identifies an object here.
+type Identity = (String, String, String, String);
+
+fn identity_of(object: &Value) -> Identity {
+    let text = |pointer: &str| {
+        object
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    (
+        group(&text("/apiVersion")).to_string(),
+        text("/kind"),
+        text("/metadata/namespace"),
+        text("/metadata/name"),
+    )
+}
+
+fn identity_of_action(action: &Action) -> Identity {
+    let target = &action.object;
+    (
+        group(&target.api_version).to_string(),
+        target.kind.clone(),
+        target.namespace.clone().unwrap_or_default(),
+        target.name.clone(),
+    )
 }
 
 /// Merges `patch` into `target` as RFC 7386 defines it: objects merge key
@@ -87,20 +148,6 @@ fn restrict_to_subresource(patch: &Value, subresource: Option<&str>) -> Value {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     Value::Object(kept)
-}
-
-fn matches(object: &Value, action: &Action) -> bool {
-    let target = &action.object;
-    let text = |pointer: &str| {
-        object
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-    };
-    group(text("/apiVersion")) == group(&target.api_version)
-        && text("/kind") == target.kind
-        && text("/metadata/namespace") == target.namespace.as_deref().unwrap_or("")
-        && text("/metadata/name") == target.name
 }
 
 fn group(api_version: &str) -> &str {

@@ -7,22 +7,26 @@
 
 use std::collections::BTreeSet;
 
+use chrono::Datelike;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::crons::{self, source::SspInput, CronsInput};
 use crate::error::{Error, ErrorKind};
 use crate::hco_version::HcoVersion;
-use crate::imports;
+use crate::imports::{
+    self,
+    authorization::{Authorizations, CloneAuthorization},
+};
 use crate::model::cdi::NamespacedName;
-use crate::plan::{ActionKind, Plan};
+use crate::plan::{ActionKind, Plan, Warning};
 use crate::snapshot::Snapshot;
 use crate::templates::{self, common::CommonTemplateFile, StageSettings};
 
 /// Major version of the contract; changes break hosts.
 pub const CONTRACT_MAJOR: u32 = 1;
 /// Minor version of the contract; changes only add.
-pub const CONTRACT_MINOR: u32 = 4;
+pub const CONTRACT_MINOR: u32 = 5;
 
 /// Largest request accepted, in bytes (64 MiB). Bigger inputs are rejected
 /// with an error value before parsing.
@@ -107,6 +111,11 @@ pub struct PlanRequest {
     /// boot-source templates manage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_source_names: Option<Vec<String>>,
+    /// Results of CDI's clone check for crons with a PVC source: whether
+    /// the cron's service account may clone the PVC. A cron and PVC pair
+    /// that is not listed is allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<Vec<CloneAuthorization>>,
     /// The cluster objects: a HyperConverged, and for later stages the
     /// SSP CR, DataImportCrons, DataSources, DataVolumes, PVCs and so on.
     #[serde(default)]
@@ -138,15 +147,34 @@ fn default_schedule_count() -> u32 {
 pub struct ScheduleResponse {
     /// Fire times in RFC 3339 UTC to whole seconds, oldest first. Fewer than
     /// `count` when the schedule stops firing: a search that finds no match
-    /// within five years ends the list.
+    /// within five years ends the list, and so does the end of year 9999.
     pub times: Vec<String>,
+    /// Reason the list is shorter than `count`, if it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }
 
-#[derive(Serialize)]
+/// Last year an RFC 3339 time can write: its year has four digits.
+pub const MAX_RFC3339_YEAR: i32 = 9999;
+
+/// The response of every operation: `{"ok": <result>}` or
+/// `{"error": <error>}`. Hosts and tests decode it with `E` = [`Error`],
+/// or with `serde_json::Value` for both to keep the raw JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-enum Envelope<T> {
+pub enum Envelope<T, E = Error> {
     Ok(T),
-    Error(Error),
+    Error(E),
+}
+
+impl<T, E> Envelope<T, E> {
+    /// Returns the result as a `Result`: `Ok` for `ok`, `Err` for `error`.
+    pub fn into_result(self) -> Result<T, E> {
+        match self {
+            Envelope::Ok(value) => Ok(value),
+            Envelope::Error(error) => Err(error),
+        }
+    }
 }
 
 /// Runs operation `operation` on the JSON `payload` and returns the JSON
@@ -175,7 +203,7 @@ pub fn dispatch(operation: &str, payload: &[u8]) -> Vec<u8> {
             ))
         }),
     };
-    let envelope = match result {
+    let envelope: Envelope<Value> = match result {
         Ok(value) => Envelope::Ok(value),
         Err(error) => Envelope::Error(error),
     };
@@ -245,6 +273,8 @@ pub fn plan(request: &PlanRequest) -> Result<Plan, Error> {
         Some(files) => files.clone(),
         None => vec![templates::common::built_in()],
     };
+    let built_in_warning = (request.common_templates.is_none() && version != HcoVersion::CURRENT)
+        .then(|| built_in_templates_warning(version));
     let commons = templates::common::load(&files, version)?;
     let settings = StageSettings {
         version,
@@ -264,6 +294,8 @@ pub fn plan(request: &PlanRequest) -> Result<Plan, Error> {
         hco_version: version.to_string(),
         ..Plan::default()
     };
+    plan.warnings.extend(skipped_kinds_warning(&snapshot));
+    plan.warnings.extend(built_in_warning);
     let mut handover = None;
     if stages.contains(&Stage::Templates) {
         let output = templates::run(&snapshot, &commons, &settings)?;
@@ -333,6 +365,43 @@ pub fn plan(request: &PlanRequest) -> Result<Plan, Error> {
     Ok(plan)
 }
 
+/// Warns that an older HCO release shipped other common templates than
+/// the built-in set, which is the current release's.
+fn built_in_templates_warning(version: HcoVersion) -> Warning {
+    Warning {
+        object: None,
+        field: Some("commonTemplates".into()),
+        message: format!(
+            "the built-in common templates are those of HCO {}, not of HCO {version}; \
+             to plan with HCO {version}'s templates, pass its dataImportCronTemplates \
+             file in commonTemplates (on the command line: --common-templates FILE|DIR)",
+            HcoVersion::CURRENT
+        ),
+    }
+}
+
+/// Returns one warning listing the kinds no stage reads that the input
+/// contained, with their counts, or `None` when there were none.
+fn skipped_kinds_warning(snapshot: &Snapshot) -> Option<Warning> {
+    let skipped = snapshot.skipped_kinds();
+    if skipped.is_empty() {
+        return None;
+    }
+    let total: usize = skipped.values().sum();
+    let kinds: Vec<String> = skipped
+        .iter()
+        .map(|(kind, count)| format!("{count} {kind}"))
+        .collect();
+    Some(Warning {
+        object: None,
+        field: Some("objects".into()),
+        message: format!(
+            "skipped {total} objects of kinds that no stage reads: {}",
+            kinds.join(", ")
+        ),
+    })
+}
+
 /// Computes the next `count` fire times of a cron expression after a time.
 pub fn schedule(request: &ScheduleRequest) -> Result<ScheduleResponse, Error> {
     if !(1..=MAX_SCHEDULE_COUNT).contains(&request.count) {
@@ -359,16 +428,36 @@ pub fn schedule(request: &ScheduleRequest) -> Result<ScheduleResponse, Error> {
         }
     })?;
 
+    let after = after.with_timezone(&chrono::Utc);
+    if !(0..=MAX_RFC3339_YEAR).contains(&after.year()) {
+        return Err(Error::invalid(format!(
+            "time {:?} is outside years 0000 to {MAX_RFC3339_YEAR} in UTC, \
+             the range RFC 3339 can write",
+            request.after
+        ))
+        .at("after")
+        .hint("give a time from 0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z"));
+    }
+
     let mut times = Vec::new();
-    let mut cursor = after.with_timezone(&chrono::Utc);
+    let mut stopped = None;
+    let mut cursor = after;
     for _ in 0..request.count {
         let Some(next) = parsed.next_after(cursor) else {
+            stopped = Some("the schedule has no match within five years".to_string());
             break;
         };
+        if next.year() > MAX_RFC3339_YEAR {
+            stopped = Some(format!(
+                "the next fire time is after year {MAX_RFC3339_YEAR}, \
+                 the last year RFC 3339 can write"
+            ));
+            break;
+        }
         times.push(next.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         cursor = next;
     }
-    Ok(ScheduleResponse { times })
+    Ok(ScheduleResponse { times, stopped })
 }
 
 /// Runs the imports stage on the objects as the earlier stages' actions
@@ -394,7 +483,8 @@ pub(crate) fn run_imports(
             }),
     );
 
-    let output = imports::run(&snapshot, now, &deleted)?;
+    let authorization = Authorizations::new(request.authorization.as_deref().unwrap_or_default());
+    let output = imports::run(&snapshot, now, &deleted, &authorization)?;
     plan.actions.extend(output.actions);
     plan.events.extend(output.events);
     plan.warnings.extend(output.warnings);

@@ -10,6 +10,7 @@ pub mod apply;
 pub mod contract;
 pub mod crons;
 pub mod error;
+pub mod hash;
 pub mod hco_version;
 pub mod imports;
 pub mod model;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::model::cdi::LABEL_DATA_IMPORT_CRON;
 use crate::model::meta::ObjectRef;
 
 /// Most objects one request may carry. A real cluster's boot-source
@@ -47,6 +48,19 @@ impl Entry {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
     by_kind: BTreeMap<String, Vec<Entry>>,
+    /// Objects of kinds no stage reads, counted by `Kind (apiVersion)`.
+    skipped: BTreeMap<String, usize>,
+    /// Positions in `by_kind` of the objects that carry the
+    /// `cdi.kubevirt.io/dataImportCron` label, by (kind, namespace, label
+    /// value), so that a cron's imports are found without a scan.
+    by_cron_label: BTreeMap<(String, String, String), Vec<usize>>,
+}
+
+/// The result of checking one input object.
+enum Checked {
+    Read(Entry),
+    /// A kind no stage reads, such as a ConfigMap in a `kubectl get` dump.
+    Skipped(String),
 }
 
 impl Snapshot {
@@ -60,8 +74,15 @@ impl Snapshot {
             .at("objects"));
         }
         let mut by_kind: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
+        let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
         for (index, value) in objects.iter().enumerate() {
-            let entry = check_object(index, value)?;
+            let entry = match check_object(index, value)? {
+                Checked::Read(entry) => entry,
+                Checked::Skipped(kind) => {
+                    *skipped.entry(kind).or_default() += 1;
+                    continue;
+                }
+            };
             by_kind
                 .entry(entry.reference.kind.clone())
                 .or_default()
@@ -69,8 +90,9 @@ impl Snapshot {
         }
         for entries in by_kind.values_mut() {
             entries.sort_by(|a, b| {
-                (&a.reference.namespace, &a.reference.name)
-                    .cmp(&(&b.reference.namespace, &b.reference.name))
+                sort_key(a)
+                    .cmp(&sort_key(b))
+                    .then_with(|| a.reference.namespace.cmp(&b.reference.namespace))
             });
             if let Some(pair) = entries.windows(2).find(|w| {
                 w[0].reference.namespace == w[1].reference.namespace
@@ -83,7 +105,46 @@ impl Snapshot {
                 ));
             }
         }
-        Ok(Snapshot { by_kind })
+        let mut by_cron_label: BTreeMap<(String, String, String), Vec<usize>> = BTreeMap::new();
+        for (kind, entries) in &by_kind {
+            for (position, entry) in entries.iter().enumerate() {
+                let Some(cron) = cron_label(&entry.value) else {
+                    continue;
+                };
+                let namespace = entry.reference.namespace.clone().unwrap_or_default();
+                by_cron_label
+                    .entry((kind.clone(), namespace, cron.to_string()))
+                    .or_default()
+                    .push(position);
+            }
+        }
+        Ok(Snapshot {
+            by_kind,
+            skipped,
+            by_cron_label,
+        })
+    }
+
+    /// Returns the objects of `kind` in `namespace` whose
+    /// `cdi.kubevirt.io/dataImportCron` label is `cron`, sorted by name.
+    pub fn labelled_for_cron<'s>(
+        &'s self,
+        kind: &str,
+        namespace: &str,
+        cron: &str,
+    ) -> impl Iterator<Item = &'s Entry> + 's {
+        let entries = self.of_kind(kind);
+        self.by_cron_label
+            .get(&(kind.to_string(), namespace.to_string(), cron.to_string()))
+            .into_iter()
+            .flatten()
+            .filter_map(move |&position| entries.get(position))
+    }
+
+    /// Returns the number of skipped objects per `Kind (apiVersion)` of a
+    /// kind no stage reads.
+    pub fn skipped_kinds(&self) -> &BTreeMap<String, usize> {
+        &self.skipped
     }
 
     /// Returns the objects of `kind`, sorted by namespace and name.
@@ -91,15 +152,38 @@ impl Snapshot {
         self.by_kind.get(kind).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    /// Returns the object of `kind` named `namespace/name`.
+    /// Returns the object of `kind` named `namespace/name`, by binary
+    /// search, because the stages look objects up once per cron or
+    /// template.
     pub fn get(&self, kind: &str, namespace: &str, name: &str) -> Option<&Entry> {
-        self.of_kind(kind).iter().find(|e| {
-            e.reference.namespace.as_deref().unwrap_or("") == namespace && e.reference.name == name
-        })
+        let entries = self.of_kind(kind);
+        let first = entries.partition_point(|e| sort_key(e) < (namespace, name));
+        entries
+            .get(first)
+            .filter(|e| sort_key(e) == (namespace, name))
     }
 }
 
-fn check_object(index: usize, value: &Value) -> Result<Entry, Error> {
+fn cron_label(object: &Value) -> Option<&str> {
+    object
+        .get("metadata")?
+        .get("labels")?
+        .get(LABEL_DATA_IMPORT_CRON)?
+        .as_str()
+}
+
+/// Orders objects by namespace, an unset one as empty, then by name.
+fn sort_key(entry: &Entry) -> (&str, &str) {
+    (
+        entry.reference.namespace.as_deref().unwrap_or(""),
+        &entry.reference.name,
+    )
+}
+
+/// Checks one object. A kind no stage reads is skipped; a kind the stages
+/// read under another API group or version is an error, because the
+/// object was most likely meant for them.
+fn check_object(index: usize, value: &Value) -> Result<Checked, Error> {
     let unnamed = |message: String| {
         let mut error = Error::invalid(message);
         error.object_index = Some(index);
@@ -130,32 +214,27 @@ fn check_object(index: usize, value: &Value) -> Result<Entry, Error> {
         .unwrap_or("");
     let reference = ObjectRef::new(api_version, kind, namespace, name);
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    if !KNOWN_KINDS.iter().any(|(_, k, _)| *k == kind) {
+        return Ok(Checked::Skipped(format!("{kind} ({api_version})")));
+    }
     let Some((_, _, versions)) = KNOWN_KINDS
         .iter()
         .find(|(g, k, _)| *g == group && *k == kind)
     else {
-        let known: Vec<&str> = KNOWN_KINDS.iter().map(|(_, k, _)| *k).collect();
+        let expected: Vec<String> = KNOWN_KINDS
+            .iter()
+            .filter(|(_, k, _)| *k == kind)
+            .flat_map(|(g, _, versions)| versions.iter().map(move |v| api_version_of(g, v)))
+            .collect();
         return Err(Error::invalid(format!(
-            "unknown kind {kind:?} in apiVersion {api_version:?}"
+            "unknown API group in apiVersion {api_version:?} for kind {kind}"
         ))
         .on(reference, Some(index))
-        .at("kind")
-        .hint(format!(
-            "bootsource reads these kinds: {}",
-            known.join(", ")
-        )));
+        .at("apiVersion")
+        .hint(format!("write {}", expected.join(" or "))));
     };
     if !versions.contains(&version) {
-        let expected: Vec<String> = versions
-            .iter()
-            .map(|v| {
-                if group.is_empty() {
-                    v.to_string()
-                } else {
-                    format!("{group}/{v}")
-                }
-            })
-            .collect();
+        let expected: Vec<String> = versions.iter().map(|v| api_version_of(group, v)).collect();
         return Err(Error::invalid(format!(
             "unknown apiVersion {api_version:?} for kind {kind}"
         ))
@@ -169,9 +248,18 @@ fn check_object(index: usize, value: &Value) -> Result<Entry, Error> {
             .at("metadata.name")
             .hint("set metadata.name"));
     }
-    Ok(Entry {
+    Ok(Checked::Read(Entry {
         index,
         reference,
         value: value.clone(),
-    })
+    }))
+}
+
+/// Joins an API group and version as `apiVersion` writes them.
+fn api_version_of(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    }
 }

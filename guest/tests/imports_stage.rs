@@ -1220,6 +1220,87 @@ fn pvc_source_digest_is_uid() {
         .any(|w| w.message.contains("not found")));
 }
 
+/// A cron that imports from PVC golden/base, with the PVC's digest set.
+fn pvc_source_cron() -> Value {
+    let mut cron = cron("cron", "fedora");
+    cron["spec"]["template"]["spec"]["source"] =
+        json!({"pvc": {"namespace": "golden", "name": "base"}});
+    with_digest(cron, "uid:0123abcd-4567-89ab-cdef-000000000000")
+}
+
+fn run_with_authorization(objects: Vec<Value>, authorization: Value) -> Plan {
+    let request = PlanRequest {
+        now: Some(NOW.to_string()),
+        stages: Some(vec![Stage::Imports]),
+        authorization: serde_json::from_value(authorization).expect("valid authorization"),
+        objects,
+        ..PlanRequest::default()
+    };
+    plan(&request).unwrap_or_else(|error| panic!("plan failed: {error}"))
+}
+
+#[test]
+fn pvc_clone_denied_sets_not_authorized() {
+    let denied = json!([{"cron": {"namespace": NS, "name": "cron"},
+                         "pvc": {"namespace": "golden", "name": "base"}, "allowed": false}]);
+    let plan = run_with_authorization(vec![pvc_source_cron(), default_class()], denied);
+    let status = cron_status(&plan, "cron");
+    assert_eq!(
+        condition(&status, "Progressing"),
+        ("False".to_string(), "NotAuthorized".to_string())
+    );
+    let message = status["conditions"]
+        .as_array()
+        .and_then(|l| l.iter().find(|c| c["type"] == "Progressing"))
+        .and_then(|c| c["message"].as_str().map(str::to_string));
+    assert_eq!(
+        message.as_deref(),
+        Some("Not authorized to create DataVolume")
+    );
+    assert!(!any_create(&plan, "DataVolume"));
+    assert_eq!(status.get("currentImports"), None);
+    assert!(plan
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("golden/base")));
+}
+
+#[test]
+fn pvc_clone_allowed_or_unlisted_imports() {
+    let cases = [
+        json!(null),
+        json!([{"cron": {"namespace": NS, "name": "cron"},
+                "pvc": {"namespace": "golden", "name": "base"}, "allowed": true}]),
+        json!([{"cron": {"namespace": NS, "name": "other"},
+                "pvc": {"namespace": "golden", "name": "base"}, "allowed": false}]),
+    ];
+    for authorization in cases {
+        let plan = run_with_authorization(
+            vec![pvc_source_cron(), default_class()],
+            authorization.clone(),
+        );
+        assert!(
+            created_dv(&plan, "fedora-0123abcd-456").is_some(),
+            "{authorization}"
+        );
+        let status = cron_status(&plan, "cron");
+        assert_ne!(
+            condition(&status, "Progressing").1,
+            "NotAuthorized",
+            "{authorization}"
+        );
+    }
+}
+
+#[test]
+fn registry_source_ignores_clone_denial() {
+    let denied = json!([{"cron": {"namespace": NS, "name": "cron"},
+                         "pvc": {"namespace": "golden", "name": "base"}, "allowed": false}]);
+    let cron = with_digest(cron("cron", "fedora"), DIGEST_A);
+    let plan = run_with_authorization(vec![cron, default_class()], denied);
+    assert!(any_create(&plan, "DataVolume"));
+}
+
 #[test]
 fn poll_timing_follows_next_cron_time() {
     // (nextCronTime annotation, polled now)

@@ -39,7 +39,31 @@ fn schedule_stops_when_never_firing() {
         "after": "2025-01-01T00:00:00Z",
         "count": 5,
     }));
-    assert_eq!(response, json!({"ok": {"times": []}}));
+    assert_eq!(response["ok"]["times"], json!([]));
+    assert_eq!(
+        response["ok"]["stopped"],
+        json!("the schedule has no match within five years")
+    );
+}
+
+#[test]
+fn schedule_stops_before_year_10000() {
+    let response = call(json!({
+        "expression": "0 0 * * *",
+        "after": "9999-12-30T00:00:00Z",
+        "count": 5,
+    }));
+    assert_eq!(response["ok"]["times"], json!(["9999-12-31T00:00:00Z"]));
+    let stopped = response["ok"]["stopped"].as_str().unwrap_or("");
+    assert!(stopped.contains("after year 9999"), "{stopped}");
+}
+
+#[test]
+fn schedule_rejects_after_outside_rfc3339_years() {
+    for after in ["9999-12-31T23:00:00-05:00", "0000-01-01T00:00:00+01:00"] {
+        let response = call(json!({"expression": "@daily", "after": after}));
+        assert_eq!(response["error"]["field"], json!("after"), "{after}");
+    }
 }
 
 #[test]

@@ -12,9 +12,16 @@ use bootsource_guest::templates::common::CommonTemplateFile;
 use serde::Deserialize;
 use serde_json::Value;
 
+mod nesting;
+
 /// Largest input file read, in bytes (64 MiB). A cluster snapshot of every
 /// boot-source object is a few MiB at most.
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// Deepest nesting of collections accepted in an input document, counting
+/// each block level and each `[` or `{`. Kubernetes objects nest about 15
+/// levels, and serde_json stops at 128.
+pub const MAX_NESTING_DEPTH: usize = 100;
 
 /// Where an object came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +62,16 @@ pub enum InputError {
         path: PathBuf,
         document: usize,
         message: String,
+    },
+    #[error(
+        "{}: document {document} nests deeper than {MAX_NESTING_DEPTH} levels at line {line}; \
+         bootsource reads at most {MAX_NESTING_DEPTH} levels of YAML or JSON nesting",
+        path.display()
+    )]
+    TooDeep {
+        path: PathBuf,
+        document: usize,
+        line: usize,
     },
     #[error("{}: invalid JSON: {message}", path.display())]
     Json { path: PathBuf, message: String },
@@ -130,7 +147,9 @@ pub fn read_common_templates(path: &Path) -> Result<Option<Vec<CommonTemplateFil
     Ok(Some(result))
 }
 
-fn read_text(path: &Path) -> Result<String, InputError> {
+/// Reads a whole text file, or standard input for `-`, of at most
+/// [`MAX_FILE_BYTES`] bytes.
+pub fn read_text(path: &Path) -> Result<String, InputError> {
     let read_error = |source| InputError::Read {
         path: path.to_path_buf(),
         source,
@@ -166,8 +185,16 @@ fn read_text(path: &Path) -> Result<String, InputError> {
 }
 
 /// Parses JSON when the text starts with `{` or `[`, YAML otherwise. Empty
-/// YAML documents are skipped.
+/// YAML documents are skipped. Text nesting deeper than
+/// [`MAX_NESTING_DEPTH`] is rejected before parsing.
 pub fn parse_documents(path: &Path, text: &str) -> Result<Vec<Value>, InputError> {
+    if let Some(found) = nesting::find_too_deep(text, MAX_NESTING_DEPTH) {
+        return Err(InputError::TooDeep {
+            path: path.to_path_buf(),
+            document: found.document,
+            line: found.line,
+        });
+    }
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
         let value: Value = serde_json::from_str(text).map_err(|e| InputError::Json {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use bootsource_guest::contract::{op, ContractInfo, CONTRACT_MAJOR};
+use bootsource_guest::contract::{op, ContractInfo, Envelope, CONTRACT_MAJOR};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasmtime::{
@@ -71,7 +71,7 @@ pub enum RuntimeError {
         found_minor: u32,
         expected: u32,
     },
-    #[error("the module ran out of fuel after {fuel} units in operation {operation:?}; the input is too large or the module loops")]
+    #[error("the module ran out of fuel after {fuel} units (the fuel limit) in operation {operation:?}; the input is too large or the module loops")]
     OutOfFuel { operation: String, fuel: u64 },
     #[error("the module exceeded the time limit of {timeout:?} in operation {operation:?}")]
     Timeout {
@@ -329,21 +329,12 @@ pub fn decode_envelope<Resp: DeserializeOwned>(
     operation: &str,
     bytes: &[u8],
 ) -> Result<Result<Resp, bootsource_guest::Error>, RuntimeError> {
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    enum Envelope<T> {
-        Ok(T),
-        Error(bootsource_guest::Error),
-    }
     let envelope: Envelope<Resp> =
         serde_json::from_slice(bytes).map_err(|e| RuntimeError::Response {
             operation: operation.into(),
             message: e.to_string(),
         })?;
-    Ok(match envelope {
-        Envelope::Ok(value) => Ok(value),
-        Envelope::Error(error) => Err(error),
-    })
+    Ok(envelope.into_result())
 }
 
 fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {

@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -166,18 +166,46 @@ fn duplicate_template_names_fail() {
 }
 
 #[test]
-fn unknown_kind_names_the_document() {
+fn unknown_kinds_are_skipped_with_warning() {
     let dir = scratch("unknown-kind");
+    let configmap = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n";
+    let configmap_y = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: y\n";
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n";
     let file = write(
         &dir,
         "objects.yaml",
-        &format!("{HC_HEADER}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"),
+        &format!("{HC_HEADER}---\n{configmap}---\n{configmap_y}---\n{secret}"),
+    );
+    let output = bootsource(&["plan", "-f", &file, "-o", "json"]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let warnings: Vec<&str> = text.lines().filter(|l| l.contains("skipped")).collect();
+    assert_eq!(warnings.len(), 1, "{text}");
+    assert!(warnings[0].contains("2 ConfigMap (v1)"), "{text}");
+    assert!(warnings[0].contains("1 Secret (v1)"), "{text}");
+    let plan: Value = serde_json::from_slice(&output.stdout).expect("JSON plan");
+    let in_plan = plan["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter(|w| w["message"].as_str().unwrap_or("").contains("ConfigMap"))
+        .count();
+    assert_eq!(in_plan, 1, "{}", plan["warnings"]);
+}
+
+#[test]
+fn known_kind_in_other_group_is_rejected() {
+    let dir = scratch("known-kind-other-group");
+    let file = write(
+        &dir,
+        "objects.yaml",
+        &format!("{HC_HEADER}---\napiVersion: example.com/v1\nkind: DataImportCron\nmetadata:\n  name: x\n"),
     );
     let output = bootsource(&["plan", "-f", &file]);
-    assert_eq!(output.status.code(), Some(1));
     let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("objects.yaml (document 2)"), "{text}");
-    assert!(text.contains("unknown kind \"ConfigMap\""), "{text}");
+    assert!(text.contains("cdi.kubevirt.io/v1beta1"), "{text}");
 }
 
 #[test]
@@ -467,4 +495,315 @@ fn simulate_runs_through_the_module() {
     assert!(output.status.success(), "{}", stderr(&output));
     let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
     assert!(report.is_object(), "{report}");
+}
+
+#[test]
+fn simulate_huge_durations_are_rejected() {
+    let cases = [
+        ("--duration", "100000000d", "3650d"),
+        ("--import-duration", "100000000d", "30d"),
+        ("--duration", "99999999999999999999s", "3650d"),
+    ];
+    for (option, value, maximum) in cases {
+        let output = bootsource(&[
+            "simulate",
+            "--example",
+            "--start",
+            "2026-11-01T00:00:00Z",
+            option,
+            value,
+        ]);
+        assert_eq!(output.status.code(), Some(1), "{option} {value}");
+        let text = stderr(&output);
+        assert!(!text.contains("panicked"), "{text}");
+        assert!(text.contains(option), "{text}");
+        assert!(text.contains(maximum), "{text}");
+    }
+}
+
+/// Runs bootsource with its standard output closed before it writes, as
+/// `bootsource ... | head -1` does once `head` has read its line.
+fn bootsource_closed_stdout(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bootsource"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    drop(child.stdout.take());
+    child.wait_with_output().expect("the binary ends")
+}
+
+#[test]
+fn closed_stdout_ends_quietly() {
+    let cases: [&[&str]; 3] = [
+        &["plan", "--example", "-o", "yaml"],
+        &["schedule", "0 * * * *", "--count", "1000"],
+        &["example"],
+    ];
+    for args in cases {
+        let output = bootsource_closed_stdout(args);
+        let text = stderr(&output);
+        assert!(!text.contains("panicked"), "{args:?}: {text}");
+        assert!(!text.contains("Broken pipe"), "{args:?}: {text}");
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {text}");
+    }
+}
+
+#[test]
+fn bad_command_line_exits_one() {
+    let cases: [&[&str]; 4] = [
+        &["plan", "--no-such-option"],
+        &["plan", "--example", "-o", "xml"],
+        &["schedule", "0 * * * *", "--count", "many"],
+        &["no-such-command"],
+    ];
+    for args in cases {
+        let output = bootsource(args);
+        let text = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {text}");
+        assert!(text.contains("--help"), "{args:?}: {text}");
+    }
+}
+
+#[test]
+fn help_and_version_exit_zero() {
+    for args in [["--help"], ["--version"]] {
+        let output = bootsource(&args);
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        assert!(!output.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn schedule_stops_at_year_9999() {
+    let output = bootsource(&[
+        "schedule",
+        "0 0 * * *",
+        "--after",
+        "9999-12-30T00:00:00Z",
+        "--count",
+        "5",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let times = stdout(&output);
+    assert_eq!(times, "9999-12-31T00:00:00Z\n");
+    let text = stderr(&output);
+    assert!(text.contains("found 1 of 5"), "{text}");
+    assert!(text.contains("9999"), "{text}");
+}
+
+#[test]
+fn schedule_after_out_of_range_exits_one() {
+    let cases = [
+        "9999-12-31T23:00:00-05:00",
+        "10000-01-01T00:00:00Z",
+        "0000-01-01T00:00:00+01:00",
+    ];
+    for after in cases {
+        let output = bootsource(&["schedule", "@daily", "--after", after]);
+        let text = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{after}: {text}");
+        assert!(text.contains("after"), "{after}: {text}");
+        assert!(output.stdout.is_empty(), "{after}");
+    }
+}
+
+#[test]
+fn deep_nesting_is_rejected_quickly() {
+    let dir = scratch("deep-nesting");
+    let deep = "[".repeat(100_000);
+    let cases = [
+        (
+            "deep.yaml",
+            format!("{HC_HEADER}---\nspec: {deep}\n"),
+            "document 2",
+        ),
+        ("deep.json", deep.clone(), "document 1"),
+    ];
+    for (name, text, document) in cases {
+        let file = write(&dir, name, &text);
+        let started = std::time::Instant::now();
+        let output = bootsource(&["plan", "-f", &file]);
+        let elapsed = started.elapsed();
+        let text = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{name}: {text}");
+        assert!(text.contains(name), "{text}");
+        assert!(text.contains(document), "{text}");
+        assert!(text.contains("100 levels"), "{text}");
+        assert!(elapsed.as_secs() < 5, "{name} took {elapsed:?}");
+    }
+}
+
+#[test]
+fn help_states_input_limits() {
+    for command in ["plan", "simulate", "validate"] {
+        let output = bootsource(&[command, "--help"]);
+        let text = stdout(&output);
+        assert!(text.contains("64 MiB"), "{command}: {text}");
+        assert!(text.contains("100 levels"), "{command}: {text}");
+    }
+}
+
+#[test]
+fn oversized_file_is_rejected() {
+    let dir = scratch("oversized");
+    let path = dir.join("big.yaml");
+    let file = fs::File::create(&path).expect("create file");
+    file.set_len((64 << 20) + 1).expect("size file");
+    let output = bootsource(&["plan", "-f", &path.display().to_string()]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("big.yaml"), "{text}");
+    assert!(text.contains("maximum of 67108864 bytes"), "{text}");
+}
+
+#[test]
+fn older_release_warns_about_built_in_templates() {
+    let output = bootsource(&["plan", "--example", "--hco-version", "1.8", "-o", "json"]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("built-in common templates"), "{text}");
+    assert!(text.contains("HCO 1.20"), "{text}");
+    assert!(text.contains("--common-templates"), "{text}");
+    let plan: Value = serde_json::from_slice(&output.stdout).expect("JSON plan");
+    let in_plan = plan["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .any(|w| w["field"] == "commonTemplates");
+    assert!(in_plan, "{}", plan["warnings"]);
+}
+
+#[test]
+fn given_templates_or_current_release_do_not_warn() {
+    let commons = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/hco-1.8-dataImportCronTemplates.yaml"
+    );
+    let cases: [&[&str]; 2] = [
+        &[
+            "plan",
+            "--example",
+            "--hco-version",
+            "1.8",
+            "--common-templates",
+            commons,
+        ],
+        &["plan", "--example"],
+    ];
+    for args in cases {
+        let output = bootsource(args);
+        let text = stderr(&output);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {text}");
+        assert!(
+            !text.contains("built-in common templates"),
+            "{args:?}: {text}"
+        );
+    }
+}
+
+#[test]
+fn simulate_timeline_entries_are_capped() {
+    let dir = scratch("timeline-cap");
+    let entry = "- {time: \"2026-11-01T00:00:00Z\", source: \"docker://quay.io/containerdisks/fedora:latest\", digest: \"sha256:0123456789abcdef\"}\n";
+    let file = write(&dir, "timeline.yaml", &entry.repeat(50_001));
+    let output = bootsource(&[
+        "simulate",
+        "--example",
+        "--timeline",
+        &file,
+        "--duration",
+        "1d",
+    ]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("timeline.yaml"), "{text}");
+    assert!(text.contains("maximum of 50000"), "{text}");
+}
+
+#[test]
+fn simulate_timeline_file_size_is_capped() {
+    let dir = scratch("timeline-size");
+    let path = dir.join("timeline.yaml");
+    let file = fs::File::create(&path).expect("create file");
+    file.set_len((64 << 20) + 1).expect("size file");
+    let timeline = path.display().to_string();
+    let output = bootsource(&["simulate", "--example", "--timeline", &timeline]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("maximum of 67108864 bytes"), "{text}");
+}
+
+#[test]
+fn simulate_without_terminal_prints_no_progress() {
+    for format in ["table", "json"] {
+        let output = bootsource(&[
+            "simulate",
+            "--example",
+            "--start",
+            "2026-11-01T00:00:00Z",
+            "--duration",
+            "2d",
+            "-o",
+            format,
+        ]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        let out = stdout(&output);
+        let err = stderr(&output);
+        for text in [&out, &err] {
+            assert!(!text.contains('\r'), "{format}: {text:?}");
+            assert!(!text.contains("simulating"), "{format}: {text:?}");
+        }
+    }
+}
+
+/// A HyperConverged with `count` custom templates, about 370 bytes each.
+fn hyperconverged_with_templates(count: usize) -> String {
+    let mut text = format!("{HC_HEADER}spec:\n  dataImportCronTemplates:\n");
+    for i in 0..count {
+        text.push_str(&format!(
+            "  - metadata:\n      name: image-{i}-cron\n    spec:\n      schedule: \"0 */12 * * *\"\n      managedDataSource: image-{i}\n      importsToKeep: 2\n      template:\n        spec:\n          source:\n            registry:\n              url: docker://quay.io/containerdisks/image-{i}:latest\n          storage:\n            resources:\n              requests:\n                storage: 10Gi\n"
+        ));
+    }
+    text
+}
+
+#[test]
+fn plan_handles_thousands_of_templates() {
+    let dir = scratch("many-templates");
+    let file = write(&dir, "hc.yaml", &hyperconverged_with_templates(3_000));
+    let output = bootsource(&["plan", "-f", &file, "-o", "json", "--now", SNAPSHOT_NOW]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let plan: Value = serde_json::from_slice(&output.stdout).expect("JSON plan");
+    let sources = plan["bootSources"].as_array().map_or(0, Vec::len);
+    assert!(sources > 3_000, "{sources} boot sources");
+}
+
+#[test]
+fn plan_handles_five_thousand_crons() {
+    let dir = scratch("many-crons");
+    let mut text = String::from(HC_HEADER);
+    text.push_str("spec: {}\n");
+    for i in 0..5_000 {
+        text.push_str(&format!(
+            "---\napiVersion: cdi.kubevirt.io/v1beta1\nkind: DataImportCron\nmetadata:\n  name: cron-{i}\n  namespace: kubevirt-os-images\n  uid: uid-{i}\n  resourceVersion: \"1\"\nspec:\n  managedDataSource: ds-{i}\n  schedule: \"\"\n  template:\n    spec:\n      source:\n        registry:\n          url: docker://quay.io/containerdisks/image-{i}:latest\n      storage:\n        resources:\n          requests:\n            storage: 10Gi\n"
+        ));
+    }
+    let file = write(&dir, "crons.yaml", &text);
+    let output = bootsource(&["plan", "-f", &file, "-o", "json", "--now", SNAPSHOT_NOW]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let plan: Value = serde_json::from_slice(&output.stdout).expect("JSON plan");
+    assert!(actions(&plan).len() >= 5_000, "{}", actions(&plan).len());
+}
+
+#[test]
+fn fuel_limit_exits_one_with_hint() {
+    let dir = scratch("fuel-limit");
+    let file = write(&dir, "hc.yaml", &hyperconverged_with_templates(300));
+    let output = bootsource(&["plan", "-f", &file, "--fuel", "50000000"]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("50000000 units"), "{text}");
+    assert!(text.contains("--fuel"), "{text}");
 }

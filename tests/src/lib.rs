@@ -4,6 +4,7 @@
 pub mod parity;
 pub mod templates_cases;
 
+use bootsource_guest::contract::Envelope;
 use serde_json::{json, Value};
 
 /// The time every test request runs at.
@@ -14,15 +15,9 @@ pub type Outcome = Result<Value, Value>;
 
 /// Decodes a `{"ok": ...}` / `{"error": ...}` envelope.
 pub fn outcome(envelope: &[u8]) -> Outcome {
-    let value: Value = serde_json::from_slice(envelope).expect("the envelope is JSON");
-    if let Some(ok) = value.get("ok") {
-        Ok(ok.clone())
-    } else {
-        Err(value
-            .get("error")
-            .cloned()
-            .expect("the envelope has ok or error"))
-    }
+    serde_json::from_slice::<Envelope<Value, Value>>(envelope)
+        .expect("the envelope is JSON with ok or error")
+        .into_result()
 }
 
 /// Runs the `plan` operation natively on the guest library.

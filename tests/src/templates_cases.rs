@@ -1534,15 +1534,38 @@ pub fn cases() -> Vec<Case> {
             },
         },
         Case {
-            name: "unknown kind is rejected",
+            name: "unknown kind is skipped with a warning",
             request: request(
-                vec![json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}})],
+                vec![
+                    hc_v1(json!({})),
+                    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}),
+                ],
+                Some(vec![]),
+                "1.20",
+            ),
+            check: |o| {
+                let warnings = plan(o)["warnings"].as_array().cloned().unwrap_or_default();
+                let skipped: Vec<&Value> = warnings
+                    .iter()
+                    .filter(|w| w["field"] == json!("objects"))
+                    .collect();
+                assert_eq!(skipped.len(), 1, "{warnings:?}");
+                let text = skipped[0]["message"].as_str().unwrap_or("");
+                assert!(text.contains("1 ConfigMap (v1)"), "{text}");
+            },
+        },
+        Case {
+            name: "known kind in another API group is rejected",
+            request: request(
+                vec![
+                    json!({"apiVersion": "example.com/v1", "kind": "DataSource", "metadata": {"name": "x"}}),
+                ],
                 Some(vec![]),
                 "1.20",
             ),
             check: |o| {
                 let e = error(o);
-                assert_eq!(e["field"], json!("kind"));
+                assert_eq!(e["field"], json!("apiVersion"));
                 assert_eq!(e["objectIndex"], json!(0));
             },
         },

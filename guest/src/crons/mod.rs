@@ -158,22 +158,27 @@ fn plan_data_sources(
             snapshot.get("PersistentVolumeClaim", ns, name).is_some()
         })
     };
+    let mut target_names: BTreeSet<String> = targets.iter().map(|t| t.name.clone()).collect();
     for (name, points_to) in references {
-        if !targets.iter().any(|t| t.name == name) {
+        if target_names.insert(name.clone()) {
             targets.push(Target::reference(ns, &name, &points_to));
         }
     }
     targets.sort_by(|a, b| a.name.cmp(&b.name));
 
+    // With several templates for one DataSource, the cron that sorts first
+    // by name is the one the label names. Candidates iterate in key order.
+    let mut first_cron: BTreeMap<&str, &str> = BTreeMap::new();
+    for candidate in candidates.values().filter(|c| c.cron.namespace == ns) {
+        first_cron
+            .entry(candidate.managed_data_source.as_str())
+            .or_insert(candidate.cron.name.as_str());
+    }
+
     let mut actions = Vec::new();
     let mut decisions = BTreeMap::new();
     for target in &targets {
-        // With several templates for one DataSource, the cron that sorts
-        // first by name is the one the label names.
-        let cron = candidates
-            .values()
-            .find(|c| c.cron.namespace == ns && c.managed_data_source == target.name)
-            .map(|c| c.cron.name.as_str());
+        let cron = first_cron.get(target.name.as_str()).copied();
         let live = data_sources.get(target.name.as_str()).map(|(_, ds)| ds);
         let golden_pvc = snapshot
             .get("PersistentVolumeClaim", ns, &target.golden_pvc)

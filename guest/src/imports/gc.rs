@@ -5,8 +5,10 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
-use super::{annotation, kind, label, CronPass, PassError};
-use crate::model::cdi::{ANNOTATION_LAST_USE_TIME, LABEL_DATA_IMPORT_CRON};
+use super::{annotation, kind, label, naming, CronPass, PassError};
+use crate::model::cdi::{
+    ANNOTATION_LAST_USE_TIME, ANNOTATION_SOURCE_DESIRED_DIGEST, LABEL_DATA_IMPORT_CRON,
+};
 use crate::snapshot::Entry;
 
 /// Imports kept when `importsToKeep` is unset or negative.
@@ -101,9 +103,17 @@ pub(crate) fn collect(pass: &mut CronPass<'_>) -> Result<(), PassError> {
 }
 
 /// Names that must survive: the current import, the last imported PVC, the
-/// DataSource's source, and DataVolumes that have not finished.
+/// DataSource's source, DataVolumes that have not finished, and the import
+/// of the desired digest. The digest decision later in the same pass
+/// reuses that import. Collecting it first would make the cron delete and
+/// re-import it on every change of digest with `importsToKeep: 0`.
 fn protected_names(pass: &CronPass<'_>) -> Result<BTreeSet<String>, PassError> {
     let mut names = BTreeSet::new();
+    if let Some(digest) = pass.annotations.get(ANNOTATION_SOURCE_DESIRED_DIGEST) {
+        if let Ok(name) = naming::import_name(&pass.cron.spec.managed_data_source, digest) {
+            names.insert(name);
+        }
+    }
     if let Some(first) = pass.status.current_imports.as_ref().and_then(|l| l.first()) {
         names.insert(first.data_volume_name.clone());
     }

@@ -5,9 +5,9 @@ use serde_json::{json, Map, Value};
 
 use super::conditions::{self as cond, PROGRESSING, UP_TO_DATE};
 use super::storage_class::{self, DesiredClass, FORMAT_PVC};
-use super::{kind, naming, snapshot_format, CronPass, PassError, Stop};
+use super::{authorization, kind, naming, snapshot_format, CronPass, PassError, Stop};
 use crate::model::cdi::{
-    ImportStatus, ANNOTATION_IMAGE_STREAM_DOCKER_REF, ANNOTATION_LAST_USE_TIME,
+    ImportStatus, NamespacedName, ANNOTATION_IMAGE_STREAM_DOCKER_REF, ANNOTATION_LAST_USE_TIME,
     ANNOTATION_SOURCE_DESIRED_DIGEST, API_VERSION, LABEL_DATA_IMPORT_CRON,
 };
 use crate::model::dict::IMMEDIATE_BIND_ANNOTATION;
@@ -316,9 +316,32 @@ fn create(pass: &mut CronPass<'_>, digest: &str, class: &DesiredClass) -> Result
         return Ok(());
     }
 
-    // NOTE: upstream checks with a SubjectAccessReview that the cron's
-    // service account may clone a PVC source; the guest cannot, so the API
-    // server's own authorisation of the host is what guards the clone.
+    if let Some(source) = pvc_source(pass) {
+        let cron = NamespacedName {
+            namespace: pass.namespace().to_string(),
+            name: pass.name().to_string(),
+        };
+        if !pass.authorization.may_clone(&cron, &source) {
+            // currentImports stays as it is, so the next pass checks again.
+            pass.set_condition(
+                PROGRESSING,
+                false,
+                authorization::REASON_NOT_AUTHORIZED,
+                authorization::MESSAGE_NOT_AUTHORIZED,
+            );
+            let warning = pass.warn(
+                Some("spec.template.spec.source.pvc"),
+                format!(
+                    "the cron's service account may not clone PVC {}/{}, so no import is \
+                     started; grant it clone permission on that PVC",
+                    source.namespace, source.name
+                ),
+            );
+            pass.out.warnings.push(warning);
+            return Ok(());
+        }
+    }
+
     let body = data_volume(pass, &name, digest, class)?;
     let reference = ObjectRef::new(API_VERSION, "DataVolume", pass.namespace(), &name);
     pass.out.actions.push(Action::create(
@@ -332,6 +355,22 @@ fn create(pass: &mut CronPass<'_>, digest: &str, class: &DesiredClass) -> Result
     pass.created.insert((kind::DATA_VOLUME.to_string(), name));
     pass.status.current_imports = Some(vec![import]);
     Ok(())
+}
+
+/// Returns the PVC the cron's template imports from, if its source is a
+/// PVC; an unset namespace is the cron's.
+fn pvc_source(pass: &CronPass<'_>) -> Option<NamespacedName> {
+    let pvc = pass.entry.value.pointer("/spec/template/spec/source/pvc")?;
+    let name = pvc.get("name").and_then(Value::as_str)?;
+    let namespace = pvc
+        .get("namespace")
+        .and_then(Value::as_str)
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or(pass.namespace());
+    Some(NamespacedName {
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+    })
 }
 
 /// Builds the import DataVolume: the cron's template with the digest URL,

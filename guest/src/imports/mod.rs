@@ -8,6 +8,7 @@
 //! delete, clean-up of deleted crons, the polls due now and the time the
 //! next poll is due. One call runs one reconcile pass per cron.
 
+pub mod authorization;
 pub mod conditions;
 pub mod datasource;
 pub mod gc;
@@ -32,6 +33,7 @@ use crate::model::core::{PersistentVolumeClaim, VolumeSnapshot};
 use crate::model::meta::ObjectRef;
 use crate::plan::{Action, ActionKind, Event, Poll, Preconditions, Warning};
 use crate::snapshot::{Entry, Snapshot};
+use authorization::Authorizations;
 
 /// Kind names as they appear in the snapshot.
 pub mod kind {
@@ -58,9 +60,24 @@ pub struct ImportsOutput {
     /// The earliest time a cron needs another pass: its next poll, or a
     /// short retry after a deletion it waits on.
     pub next_due: Option<DateTime<Utc>>,
+    /// Objects patched by `actions[..patches_seen]`, kept up to date by
+    /// [`ImportsOutput::was_patched`] so no action is scanned twice.
+    patched: BTreeSet<ObjectRef>,
+    patches_seen: usize,
 }
 
 impl ImportsOutput {
+    /// Tells whether an action so far patches `object`.
+    fn was_patched(&mut self, object: &ObjectRef) -> bool {
+        for action in &self.actions[self.patches_seen..] {
+            if action.action == ActionKind::Patch {
+                self.patched.insert(action.object.clone());
+            }
+        }
+        self.patches_seen = self.actions.len();
+        self.patched.contains(object)
+    }
+
     fn due_at(&mut self, time: DateTime<Utc>) {
         self.next_due = Some(match self.next_due {
             Some(current) if current <= time => current,
@@ -76,10 +93,14 @@ impl ImportsOutput {
 /// depend on the order of the input. Invalid objects give an error; a
 /// failure that the controller would retry (an unusable digest, a missing
 /// ImageStream) becomes a warning on the cron and ends its pass.
+///
+/// `authorization` contains the results of CDI's clone check for crons with
+/// a PVC source.
 pub fn run(
     snapshot: &Snapshot,
     now: DateTime<Utc>,
     deleted: &[NamespacedName],
+    authorization: &Authorizations,
 ) -> Result<ImportsOutput, Error> {
     let mut output = ImportsOutput::default();
     for entry in snapshot.of_kind(kind::CRON) {
@@ -94,7 +115,7 @@ pub fn run(
             );
             continue;
         }
-        let mut pass = CronPass::new(snapshot, entry, cron, now, &mut output);
+        let mut pass = CronPass::new(snapshot, entry, cron, now, &mut output, authorization);
         pass.reconcile()?;
     }
     let missing_crons: BTreeSet<&NamespacedName> = deleted
@@ -182,6 +203,8 @@ pub(crate) struct CronPass<'a> {
     pub created: BTreeSet<(String, String)>,
     /// Objects (kind, name) stamped with `lastUseTime = now` in this pass.
     pub stamped: BTreeSet<(String, String)>,
+    /// Results of the clone check for PVC sources.
+    pub authorization: &'a Authorizations,
 }
 
 impl<'a> CronPass<'a> {
@@ -191,6 +214,7 @@ impl<'a> CronPass<'a> {
         cron: DataImportCron,
         now: DateTime<Utc>,
         out: &'a mut ImportsOutput,
+        authorization: &'a Authorizations,
     ) -> Self {
         let annotations = cron.metadata.annotations.clone().unwrap_or_default();
         let status = cron.status.clone().unwrap_or_default();
@@ -205,6 +229,7 @@ impl<'a> CronPass<'a> {
             deleted: BTreeSet::new(),
             created: BTreeSet::new(),
             stamped: BTreeSet::new(),
+            authorization,
         }
     }
 
@@ -246,13 +271,8 @@ impl<'a> CronPass<'a> {
     /// Returns the objects of `kind` in the cron's namespace that carry this
     /// cron's label and were not deleted in this pass.
     pub fn labelled(&self, kind: &str) -> Vec<&'a Entry> {
-        let namespace = self.namespace().to_string();
-        let name = self.name().to_string();
         self.snapshot
-            .of_kind(kind)
-            .iter()
-            .filter(|e| e.reference.namespace.as_deref().unwrap_or("") == namespace)
-            .filter(|e| label(&e.value, LABEL_DATA_IMPORT_CRON) == Some(name.as_str()))
+            .labelled_for_cron(kind, self.namespace(), self.name())
             .filter(|e| {
                 !self
                     .deleted
@@ -282,12 +302,7 @@ impl<'a> CronPass<'a> {
         // A patch earlier in this plan changes the object's resourceVersion,
         // so the delete can only be guarded by its uid; otherwise it would
         // fail on every pass and the object would never go.
-        let patched = self
-            .out
-            .actions
-            .iter()
-            .any(|a| a.action == ActionKind::Patch && a.object == entry.reference);
-        if patched {
+        if self.out.was_patched(&entry.reference) {
             preconditions.resource_version = None;
         }
         self.out.actions.push(Action::delete(

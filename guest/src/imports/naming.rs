@@ -71,12 +71,7 @@ fn cut(text: &str, max_bytes: usize) -> &str {
 
 /// Returns the 32-bit FNV-1a hash of `text` as 8 lower-case hex digits.
 pub fn fnv1a_hex(text: &str) -> String {
-    const OFFSET_BASIS: u32 = 0x811c_9dc5;
-    const PRIME: u32 = 0x0100_0193;
-    let hash = text
-        .bytes()
-        .fold(OFFSET_BASIS, |h, b| (h ^ u32::from(b)).wrapping_mul(PRIME));
-    format!("{hash:08x}")
+    format!("{:08x}", crate::hash::fnv1a32(text.as_bytes()))
 }
 
 /// Returns the import URL of a registry `url` for `digest`: the url with

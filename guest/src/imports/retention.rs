@@ -1,7 +1,7 @@
 //! Clean-up of a deleted cron under its `retentionPolicy`.
 
 use super::{kind, label, preconditions_of, ImportsOutput};
-use crate::model::cdi::{LABEL_CLEANUP, LABEL_DATA_IMPORT_CRON};
+use crate::model::cdi::LABEL_CLEANUP;
 use crate::plan::Action;
 use crate::snapshot::Snapshot;
 
@@ -17,11 +17,8 @@ pub fn clean_up(snapshot: &Snapshot, namespace: &str, name: &str, output: &mut I
         kind::PVC,
         kind::SNAPSHOT,
     ] {
-        for entry in snapshot.of_kind(kind) {
-            let same_namespace = entry.reference.namespace.as_deref().unwrap_or("") == namespace;
-            let ours = label(&entry.value, LABEL_DATA_IMPORT_CRON) == Some(name);
-            let marked = label(&entry.value, LABEL_CLEANUP) == Some("true");
-            if same_namespace && ours && marked {
+        for entry in snapshot.labelled_for_cron(kind, namespace, name) {
+            if label(&entry.value, LABEL_CLEANUP) == Some("true") {
                 output.actions.push(Action::delete(
                     entry.reference.clone(),
                     preconditions_of(&entry.value),

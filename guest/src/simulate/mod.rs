@@ -37,6 +37,11 @@ use rng::SplitMix64;
 
 /// Import duration when the request sets none: 20 minutes, in seconds.
 pub const DEFAULT_IMPORT_SECONDS: i64 = 20 * 60;
+/// Most publications a timeline may list. A year of daily publications
+/// for a hundred boot sources fits.
+pub const MAX_TIMELINE_ENTRIES: usize = 50_000;
+/// Longest import duration accepted, in seconds (30 days).
+pub const MAX_IMPORT_SECONDS: i64 = 30 * 86_400;
 /// Name of the default StorageClass created when the input has none.
 pub const DEFAULT_STORAGE_CLASS: &str = "standard";
 /// Steps a whole run may take before it is stopped with an error. Defaults
@@ -350,12 +355,26 @@ fn check(request: &SimulateRequest) -> Result<Config, Error> {
                 .at("importDurationSeconds"),
         );
     }
+    if seconds > MAX_IMPORT_SECONDS {
+        return Err(Error::invalid(format!(
+            "import duration {seconds} s is longer than the maximum of {MAX_IMPORT_SECONDS} s"
+        ))
+        .at("importDurationSeconds"));
+    }
     if !(0.0..=1.0).contains(&request.failure_rate) {
         return Err(Error::invalid(format!(
             "failure rate {} is out of range; give a probability from 0.0 to 1.0",
             request.failure_rate
         ))
         .at("failureRate"));
+    }
+    if request.timeline.len() > MAX_TIMELINE_ENTRIES {
+        return Err(Error::invalid(format!(
+            "the timeline has {} publications, more than the maximum of {MAX_TIMELINE_ENTRIES}",
+            request.timeline.len()
+        ))
+        .at("timeline")
+        .hint("simulate a shorter period or fewer sources"));
     }
     let mut timeline = Vec::with_capacity(request.timeline.len());
     for (i, publication) in request.timeline.iter().enumerate() {
@@ -462,6 +481,7 @@ fn run_plan(request: &SimulateRequest, state: &SimState, now: &str) -> Result<Pl
         os_images_namespace: request.os_images_namespace.clone(),
         deleted_crons: None,
         data_source_names: None,
+        authorization: None,
         objects: state.objects.clone(),
     };
     contract::plan(&plan_request)

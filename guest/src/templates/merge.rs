@@ -1,6 +1,6 @@
 //! Merging common templates with the HyperConverged spec entries.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -103,6 +103,11 @@ pub fn merge(
     ctx: &MergeContext,
 ) -> Vec<StatusTemplate> {
     let common_names: BTreeSet<&str> = commons.iter().map(DataImportCronTemplate::name).collect();
+    // The first spec entry of each name; validation rejects duplicates.
+    let mut entries_by_name: BTreeMap<&str, &DataImportCronTemplate> = BTreeMap::new();
+    for entry in entries {
+        entries_by_name.entry(entry.name()).or_insert(entry);
+    }
 
     let mut custom = Vec::new();
     for entry in entries {
@@ -127,7 +132,7 @@ pub fn merge(
             if let Some(spec) = &mut common.spec {
                 spec.schedule = ctx.schedule.to_string();
             }
-            let entry = entries.iter().find(|e| e.name() == common.name());
+            let entry = entries_by_name.get(common.name()).copied();
             match entry {
                 Some(entry) if ctx.version.has_customisation() => {
                     if entry.is_enabled() {

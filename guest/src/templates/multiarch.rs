@@ -1,5 +1,7 @@
 //! Multi-architecture filtering of the status list (HCO 1.16+).
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use super::merge::{Condition, StatusTemplate};
@@ -27,6 +29,13 @@ pub fn filter_architectures(
     previous: &[Value],
     now: Option<&str>,
 ) {
+    // First entry of each name, as a scan in status order would find it.
+    let mut previous_by_name: BTreeMap<&str, &Value> = BTreeMap::new();
+    for entry in previous {
+        if let Some(name) = entry.pointer("/metadata/name").and_then(Value::as_str) {
+            previous_by_name.entry(name).or_insert(entry);
+        }
+    }
     for template in templates {
         let Some(original) = template
             .metadata
@@ -47,7 +56,10 @@ pub fn filter_architectures(
             (!original.is_empty()).then_some(original);
         template.status.conditions.retain(|c| c.type_ != DEPLOYED);
         if filtered.is_empty() {
-            let since = previous_transition(previous, template.name()).or(now.map(str::to_string));
+            let since = previous_by_name
+                .get(template.name())
+                .and_then(|entry| previous_transition(entry))
+                .or(now.map(str::to_string));
             template.status.conditions.push(Condition {
                 type_: DEPLOYED.into(),
                 status: "False".into(),
@@ -68,10 +80,7 @@ pub fn is_undeployable(template: &StatusTemplate) -> bool {
         .any(|c| c.type_ == DEPLOYED && c.status == "False")
 }
 
-fn previous_transition(previous: &[Value], name: &str) -> Option<String> {
-    let entry = previous
-        .iter()
-        .find(|e| e.pointer("/metadata/name").and_then(Value::as_str) == Some(name))?;
+fn previous_transition(entry: &Value) -> Option<String> {
     let conditions = entry.pointer("/status/conditions")?.as_array()?;
     let deployed = conditions.iter().find(|c| {
         c.get("type").and_then(Value::as_str) == Some(DEPLOYED)

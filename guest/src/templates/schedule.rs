@@ -22,18 +22,8 @@ fn derive(hc: &HyperConverged) -> String {
         Some(uid) if !uid.is_empty() => uid.to_string(),
         _ => format!("{}/{}", hc.metadata.namespace(), hc.metadata.name()),
     };
-    let hash = fnv1a64(seed.as_bytes());
+    let hash = crate::hash::fnv1a64(seed.as_bytes());
     let minute = hash % 60;
     let hour = (hash / 60) % 12;
     format!("{minute} {hour}/12 * * *")
-}
-
-/// FNV-1a, 64 bits: a stable hash that spreads short strings well.
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in bytes {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
 }

@@ -9,16 +9,15 @@
 // Each test binary uses only some of these helpers.
 #![allow(dead_code)]
 
-use bootsource_guest::contract::PlanRequest;
+use bootsource_guest::contract::{Envelope, PlanRequest};
 use bootsource_guest::error::Error;
 use bootsource_guest::plan::Plan;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 /// Runs operation `operation` on `request` and returns the decoded
 /// `{"ok": ...}` / `{"error": ...}` envelope.
 #[cfg(not(wasm_parity))]
-pub fn call(operation: &str, request: &Value) -> Value {
+pub fn call(operation: &str, request: &serde_json::Value) -> serde_json::Value {
     let payload = serde_json::to_vec(request).expect("the request encodes");
     let response = bootsource_guest::dispatch(operation, &payload);
     serde_json::from_slice(&response).expect("the response is JSON")
@@ -35,15 +34,10 @@ where
     Resp: DeserializeOwned,
 {
     let request = serde_json::to_value(request).expect("the request encodes");
-    let mut envelope = call(operation, &request);
-    if let Some(error) = envelope.get_mut("error") {
-        return Err(serde_json::from_value(error.take()).expect("the error value decodes"));
-    }
-    let ok = envelope
-        .get_mut("ok")
-        .map(Value::take)
-        .expect("the envelope has ok or error");
-    Ok(serde_json::from_value(ok).expect("the ok value decodes"))
+    let envelope = call(operation, &request);
+    serde_json::from_value::<Envelope<Resp>>(envelope)
+        .expect("the envelope has ok or error, and its value decodes")
+        .into_result()
 }
 
 /// Runs the `plan` operation on `request`.

@@ -1,22 +1,29 @@
 //! Command-line interface: one module per subcommand.
 //!
 //! Exit codes: 0 on success, 1 on invalid input (the message names the
-//! file, object and field), 2 when bootsource itself failed (for example a
+//! file, object and field) or an input too large for a module call's fuel,
+//! time or memory limit, 2 when bootsource itself failed (for example a
 //! module that cannot be loaded).
 
 pub mod explain;
+pub mod objects;
 pub mod plan;
 pub mod run;
 pub mod schedule;
 pub mod simulate;
 pub mod validate;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::runtime::{Limits, Runtime, RuntimeError};
+use std::time::Duration;
+
+use crate::runtime::{
+    Limits, Runtime, RuntimeError, DEFAULT_FUEL, DEFAULT_TIMEOUT, EMBEDDED_MODULE,
+};
 
 /// Exit code for invalid input.
 pub const EXIT_INVALID_INPUT: u8 = 1;
@@ -61,23 +68,38 @@ pub struct ModuleArgs {
     /// the binary.
     #[arg(long, value_name = "PATH", global = true)]
     pub module: Option<PathBuf>,
+    /// Fuel per module call: about the number of WebAssembly instructions
+    /// a call may run. Raise it for inputs of many thousand objects.
+    #[arg(long, value_name = "UNITS", global = true, default_value_t = DEFAULT_FUEL)]
+    pub fuel: u64,
+    /// Wall-clock limit per module call, in seconds.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        global = true,
+        default_value_t = DEFAULT_TIMEOUT.as_secs()
+    )]
+    pub timeout: u64,
 }
 
 impl ModuleArgs {
     /// Loads the selected module.
     pub fn load(&self) -> Result<Runtime, CliError> {
-        match &self.module {
-            None => Runtime::embedded().map_err(CliError::Runtime),
-            Some(path) => {
-                let bytes = std::fs::read(path).map_err(|e| {
-                    CliError::Failure(format!(
-                        "{}: failed to read the module: {e}",
-                        path.display()
-                    ))
-                })?;
-                Runtime::new(&bytes, Limits::default()).map_err(CliError::Runtime)
-            }
-        }
+        let limits = Limits {
+            fuel: self.fuel,
+            timeout: Duration::from_secs(self.timeout),
+            ..Limits::default()
+        };
+        let bytes = match &self.module {
+            None => std::borrow::Cow::Borrowed(EMBEDDED_MODULE),
+            Some(path) => std::borrow::Cow::Owned(std::fs::read(path).map_err(|e| {
+                CliError::Failure(format!(
+                    "{}: failed to read the module: {e}",
+                    path.display()
+                ))
+            })?),
+        };
+        Runtime::new(&bytes, limits).map_err(CliError::Runtime)
     }
 }
 
@@ -99,6 +121,36 @@ pub enum CliError {
 pub const EXAMPLE_HYPERCONVERGED: &str =
     include_str!("../../examples/hyperconverged-okd-4.12.yaml");
 
+/// Returns what to do when a module call hit one of its limits.
+fn limit_hint(error: &CliError) -> Option<&'static str> {
+    match error {
+        CliError::Runtime(RuntimeError::OutOfFuel { .. }) => {
+            Some("pass fewer objects, or raise the limit with --fuel")
+        }
+        CliError::Runtime(RuntimeError::Timeout { .. }) => {
+            Some("pass fewer objects, or raise the limit with --timeout")
+        }
+        CliError::Runtime(RuntimeError::OutOfMemory { .. }) => Some("pass fewer objects"),
+        _ => None,
+    }
+}
+
+/// Writes `text` to standard output. A reader that closed the pipe early,
+/// as `head` does, ends the output quietly: that is not an error.
+pub fn print_stdout(text: &str) -> Result<(), CliError> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(CliError::Failure(format!(
+            "failed to write to standard output: {e}"
+        ))),
+    }
+}
+
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
@@ -108,17 +160,23 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Simulate(args) => simulate::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Explain(args) => explain::run(&args),
-        Command::Example => {
-            print!("{EXAMPLE_HYPERCONVERGED}");
-            Ok(())
-        }
+        Command::Example => print_stdout(EXAMPLE_HYPERCONVERGED),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
+            if let Some(hint) = limit_hint(&error) {
+                eprintln!("  fix: {hint}");
+            }
             ExitCode::from(match error {
                 CliError::InvalidInput(_) => EXIT_INVALID_INPUT,
+                // A call that hits a limit was given too large an input.
+                CliError::Runtime(
+                    RuntimeError::OutOfFuel { .. }
+                    | RuntimeError::Timeout { .. }
+                    | RuntimeError::OutOfMemory { .. },
+                ) => EXIT_INVALID_INPUT,
                 CliError::Failure(_) | CliError::Runtime(_) => EXIT_FAILURE,
             })
         }

@@ -6,31 +6,19 @@ use bootsource_guest::contract::{op, PlanRequest, Stage};
 use bootsource_guest::plan::Plan;
 use clap::{Args, ValueEnum};
 
-use super::{CliError, ModuleArgs, EXAMPLE_HYPERCONVERGED};
-use crate::input::{self, Objects, Origin};
+use super::objects::ObjectArgs;
+use super::{CliError, ModuleArgs};
+use crate::input;
 use crate::output::{self, Format};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// YAML or JSON files with cluster objects: a HyperConverged, and
-    /// optionally the SSP CR and other objects. `-` reads standard input.
-    #[arg(
-        short = 'f',
-        long = "filename",
-        value_name = "FILE",
-        required_unless_present = "example"
-    )]
-    pub files: Vec<PathBuf>,
-    /// Use the built-in example HyperConverged (OKD 4.12 form) as input.
-    #[arg(long, conflicts_with = "files")]
-    pub example: bool,
+    #[command(flatten)]
+    pub objects: ObjectArgs,
     /// Common-template file, or folder of `*.yaml` files, used in place of
     /// the built-in set (the current upstream HCO templates).
     #[arg(long, value_name = "FILE|DIR")]
     pub common_templates: Option<PathBuf>,
-    /// HCO release whose behaviour to reproduce, from 1.6 to 1.20.
-    #[arg(long, value_name = "VERSION", default_value = "1.20")]
-    pub hco_version: String,
     /// The current time (RFC 3339); defaults to the system clock.
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
@@ -82,20 +70,7 @@ impl From<StageArg> for Stage {
 
 /// Runs `bootsource plan`.
 pub fn run(args: &PlanArgs) -> Result<(), CliError> {
-    let objects = if args.example {
-        let path = PathBuf::from("<built-in example>");
-        let values = input::parse_documents(&path, EXAMPLE_HYPERCONVERGED)
-            .map_err(|e| CliError::Failure(e.to_string()))?;
-        let origins = (1..=values.len())
-            .map(|document| Origin {
-                file: path.clone(),
-                document,
-            })
-            .collect();
-        Objects { values, origins }
-    } else {
-        input::read_objects(&args.files).map_err(|e| CliError::InvalidInput(e.to_string()))?
-    };
+    let objects = args.objects.read()?;
 
     let common_templates = match &args.common_templates {
         None => None,
@@ -113,7 +88,7 @@ pub fn run(args: &PlanArgs) -> Result<(), CliError> {
     };
 
     let request = PlanRequest {
-        hco_version: Some(args.hco_version.clone()),
+        hco_version: Some(args.objects.hco_version.clone()),
         now: Some(args.now.clone().unwrap_or_else(now_rfc3339)),
         stages: Some(args.stages.iter().copied().map(Stage::from).collect()),
         common_templates,
@@ -121,6 +96,7 @@ pub fn run(args: &PlanArgs) -> Result<(), CliError> {
         os_images_namespace: Some(args.os_images_namespace.clone()),
         deleted_crons: None,
         data_source_names: None,
+        authorization: None,
         objects: objects.values,
     };
 
@@ -146,10 +122,9 @@ pub fn run(args: &PlanArgs) -> Result<(), CliError> {
         eprintln!("{line}");
     }
     match args.output {
-        Format::Table => print!("{}", output::boot_source_table(&plan)),
-        format => print!("{}", output::document(&plan, format)),
+        Format::Table => super::print_stdout(&output::boot_source_table(&plan)),
+        format => super::print_stdout(&output::document(&plan, format)),
     }
-    Ok(())
 }
 
 /// Returns the system time as RFC 3339 UTC, to whole seconds.

@@ -39,15 +39,17 @@ pub fn run(args: &ScheduleArgs) -> Result<(), CliError> {
         after: args.after.clone().unwrap_or_else(super::plan::now_rfc3339),
         count: args.count,
     };
-    let times = fire_times(&runtime, &request)?;
-    for time in &times {
-        println!("{time}");
+    let response = schedule(&runtime, &request)?;
+    let mut text = String::new();
+    for time in &response.times {
+        text.push_str(time);
+        text.push('\n');
     }
-    if times.len() < request.count as usize {
+    super::print_stdout(&text)?;
+    if let Some(reason) = &response.stopped {
         eprintln!(
-            "warning: found {} of {} fire times, because the search stops when a schedule has \
-             no match within five years",
-            times.len(),
+            "warning: found {} of {} fire times, because {reason}",
+            response.times.len(),
             request.count
         );
     }
@@ -59,9 +61,17 @@ pub fn run(args: &ScheduleArgs) -> Result<(), CliError> {
 /// request, e.g. for an invalid expression or a count above
 /// [`MAX_SCHEDULE_COUNT`](bootsource_guest::contract::MAX_SCHEDULE_COUNT).
 pub fn fire_times(runtime: &Runtime, request: &ScheduleRequest) -> Result<Vec<String>, CliError> {
-    let response: ScheduleResponse = runtime
+    Ok(schedule(runtime, request)?.times)
+}
+
+/// Calls the `schedule` operation of `runtime`: the fire times, and why
+/// the list is short when it is. Fails as [`fire_times`] does.
+pub fn schedule(
+    runtime: &Runtime,
+    request: &ScheduleRequest,
+) -> Result<ScheduleResponse, CliError> {
+    runtime
         .call_json(op::SCHEDULE, request)
         .map_err(CliError::Runtime)?
-        .map_err(|e| CliError::InvalidInput(output::guest_error(&e, &[])))?;
-    Ok(response.times)
+        .map_err(|e| CliError::InvalidInput(output::guest_error(&e, &[])))
 }

@@ -3,40 +3,41 @@
 //! The engine is the module's `simulate` operation. This command calls it
 //! in windows of one simulated day, passing the returned state back, so
 //! each call stays within the runtime's per-call fuel and time limits
-//! however long the run, and a progress line can follow the windows.
+//! however long the run, and a progress bar on a terminal can follow the
+//! windows.
 
-use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 
 use bootsource_guest::contract::op;
 use bootsource_guest::simulate::{
     EntryKind, Publication, Report, SimulateRequest, SimulateResponse, DEFAULT_STORAGE_CLASS,
+    MAX_IMPORT_SECONDS, MAX_TIMELINE_ENTRIES,
 };
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{CliError, ModuleArgs, EXAMPLE_HYPERCONVERGED};
-use crate::input::{self, Objects, Origin};
+use super::objects::ObjectArgs;
+use super::{CliError, ModuleArgs};
+use crate::input;
 use crate::output::{self, Format};
 
 /// Simulated time one module call covers.
 const WINDOW: Duration = Duration::days(1);
+/// Longest simulated run, in days (ten years). `--duration` and the span
+/// from `--start` to `--end` may not exceed it.
+pub const MAX_RUN_DAYS: i64 = 3650;
+/// Maximum import duration, in days (the module's limit).
+pub const MAX_IMPORT_DAYS: i64 = MAX_IMPORT_SECONDS / 86_400;
 
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
-    /// YAML or JSON files with the cluster objects at the start.
-    #[arg(
-        short = 'f',
-        long = "filename",
-        value_name = "FILE",
-        required_unless_present = "example"
-    )]
-    pub files: Vec<PathBuf>,
-    /// Start from the built-in example HyperConverged (OKD 4.12 form).
-    #[arg(long, conflicts_with = "files")]
-    pub example: bool,
+    #[command(flatten)]
+    pub objects: ObjectArgs,
     /// YAML or JSON list of digest publications:
-    /// `{time: RFC3339, source: docker://host/repo:tag, digest: sha256:...}`.
+    /// `{time: RFC3339, source: docker://host/repo:tag, digest: sha256:...}`;
+    /// at most 50000 entries and 64 MiB.
     #[arg(long, value_name = "FILE")]
     pub timeline: Option<PathBuf>,
     /// Start of simulated time (RFC 3339); defaults to the system clock.
@@ -46,10 +47,11 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "RFC3339", conflicts_with = "duration")]
     pub end: Option<String>,
     /// Length of the run instead of --end: a number with s, m, h or d,
-    /// e.g. 30d.
+    /// e.g. 30d; at most 3650d.
     #[arg(long, value_name = "DURATION", default_value = "30d")]
     pub duration: String,
-    /// Time from the creation of an import to its end, e.g. 20m.
+    /// Time from the creation of an import to its end, e.g. 20m; at most
+    /// 30d.
     #[arg(long, value_name = "DURATION", default_value = "20m")]
     pub import_duration: String,
     /// Probability from 0.0 to 1.0 that an import fails.
@@ -61,9 +63,6 @@ pub struct SimulateArgs {
     /// Name of the default StorageClass created when the input has none.
     #[arg(long, value_name = "NAME", default_value = DEFAULT_STORAGE_CLASS)]
     pub storage_class: String,
-    /// HCO release whose behaviour to reproduce, from 1.6 to 1.20.
-    #[arg(long, value_name = "VERSION", default_value = "1.20")]
-    pub hco_version: String,
     /// Output format: a timeline and summary table, or the whole report.
     #[arg(short = 'o', long, value_enum, default_value = "table")]
     pub output: Format,
@@ -71,24 +70,39 @@ pub struct SimulateArgs {
     pub module: ModuleArgs,
 }
 
-/// Parses a duration such as `90s`, `20m`, `12h` or `30d`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+/// Parses a duration such as `90s`, `20m`, `12h` or `30d` given to
+/// `option`, and rejects one longer than `max_days` days.
+pub fn parse_duration(text: &str, option: &str, max_days: i64) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: i64 = number.parse().map_err(|_| {
-        format!("invalid duration {text:?}; write a number and s, m, h or d, e.g. 30d")
+    let too_long =
+        || format!("{option}: duration {text:?} is too long; the maximum is {max_days}d");
+    let number: i64 = number.parse().map_err(|e: std::num::ParseIntError| {
+        if matches!(e.kind(), std::num::IntErrorKind::PosOverflow) {
+            too_long()
+        } else {
+            format!(
+                "{option}: invalid duration {text:?}; write a number and s, m, h or d, e.g. 30d"
+            )
+        }
     })?;
-    match unit {
-        "s" => Ok(Duration::seconds(number)),
-        "m" => Ok(Duration::minutes(number)),
-        "h" => Ok(Duration::hours(number)),
-        "d" => Ok(Duration::days(number)),
-        _ => Err(format!(
-            "invalid duration unit in {text:?}; use s, m, h or d, e.g. 30d"
-        )),
+    let unit_seconds: i64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => {
+            return Err(format!(
+                "{option}: invalid duration unit in {text:?}; use s, m, h or d, e.g. 30d"
+            ))
+        }
+    };
+    match number.checked_mul(unit_seconds) {
+        Some(seconds) if seconds <= max_days * 86_400 => Ok(Duration::seconds(seconds)),
+        _ => Err(too_long()),
     }
 }
 
@@ -108,30 +122,41 @@ fn format_time(time: DateTime<Utc>) -> String {
 
 /// Runs `bootsource simulate`.
 pub fn run(args: &SimulateArgs) -> Result<(), CliError> {
-    let objects = read_objects(args)?;
-    let timeline: Vec<Publication> = match &args.timeline {
+    let objects = args.objects.read()?;
+    let timeline = match &args.timeline {
         None => Vec::new(),
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                CliError::InvalidInput(format!("{}: failed to read: {e}", path.display()))
-            })?;
-            serde_yaml::from_str(&text).map_err(|e| {
-                CliError::InvalidInput(format!(
-                    "{}: invalid timeline: {e}; write a list of {{time, source, digest}}",
-                    path.display()
-                ))
-            })?
-        }
+        Some(path) => read_timeline(path)?,
     };
     let start = match &args.start {
         Some(text) => parse_time(text, "--start")?,
         None => Utc::now(),
     };
     let end = match &args.end {
-        Some(text) => parse_time(text, "--end")?,
-        None => start + parse_duration(&args.duration).map_err(CliError::InvalidInput)?,
+        Some(text) => {
+            let end = parse_time(text, "--end")?;
+            if end - start > Duration::days(MAX_RUN_DAYS) {
+                return Err(CliError::InvalidInput(format!(
+                    "--end: the run from --start to --end is longer than the maximum of \
+                     {MAX_RUN_DAYS}d; choose an earlier --end"
+                )));
+            }
+            end
+        }
+        None => {
+            let duration = parse_duration(&args.duration, "--duration", MAX_RUN_DAYS)
+                .map_err(CliError::InvalidInput)?;
+            start.checked_add_signed(duration).ok_or_else(|| {
+                CliError::InvalidInput(format!(
+                    "--duration: the run from {} ends after the largest representable time; \
+                     choose an earlier --start",
+                    format_time(start)
+                ))
+            })?
+        }
     };
-    let import_duration = parse_duration(&args.import_duration).map_err(CliError::InvalidInput)?;
+    let import_duration =
+        parse_duration(&args.import_duration, "--import-duration", MAX_IMPORT_DAYS)
+            .map_err(CliError::InvalidInput)?;
 
     let mut request = SimulateRequest {
         start: format_time(start),
@@ -141,13 +166,13 @@ pub fn run(args: &SimulateArgs) -> Result<(), CliError> {
         failure_rate: args.failure_rate,
         seed: args.seed,
         storage_class: Some(args.storage_class.clone()),
-        hco_version: Some(args.hco_version.clone()),
+        hco_version: Some(args.objects.hco_version.clone()),
         objects: objects.values,
         ..SimulateRequest::default()
     };
 
     let runtime = args.module.load()?;
-    let progress = std::io::stderr().is_terminal();
+    let progress = progress_bar(args.output, start, end);
     let mut pause = start + WINDOW;
     let report = loop {
         request.pause_at = Some(format_time(pause));
@@ -155,8 +180,15 @@ pub fn run(args: &SimulateArgs) -> Result<(), CliError> {
             .call_json(op::SIMULATE, &request)
             .map_err(CliError::Runtime)?
             .map_err(|e| CliError::InvalidInput(output::guest_error(&e, &objects.origins)))?;
-        if progress {
-            show_progress(start, end, pause.min(end), response.steps);
+        if let Some(bar) = &progress {
+            let reached = pause.min(end);
+            bar.set_position(u64::try_from((reached - start).num_seconds()).unwrap_or(0));
+            bar.set_message(format!(
+                "{} of {}, {} steps",
+                format_time(reached),
+                format_time(end),
+                response.steps
+            ));
         }
         if let Some(report) = response.report {
             break report;
@@ -165,50 +197,66 @@ pub fn run(args: &SimulateArgs) -> Result<(), CliError> {
         request.objects.clear();
         pause += WINDOW;
     };
-    if progress {
-        eprintln!();
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
     }
 
     for warning in &report.warnings {
         eprintln!("warning: {warning}");
     }
     match args.output {
-        Format::Table => print!("{}", report_tables(&report)),
-        format => print!("{}", output::document(&report, format)),
+        Format::Table => super::print_stdout(&report_tables(&report)),
+        format => super::print_stdout(&output::document(&report, format)),
     }
-    Ok(())
 }
 
-fn read_objects(args: &SimulateArgs) -> Result<Objects, CliError> {
-    if !args.example {
-        return input::read_objects(&args.files).map_err(|e| CliError::InvalidInput(e.to_string()));
+/// Reads a timeline file: at most [`input::MAX_FILE_BYTES`] bytes and
+/// [`MAX_TIMELINE_ENTRIES`] publications.
+fn read_timeline(path: &Path) -> Result<Vec<Publication>, CliError> {
+    let text = input::read_text(path).map_err(|e| CliError::InvalidInput(e.to_string()))?;
+    let mut documents =
+        input::parse_documents(path, &text).map_err(|e| CliError::InvalidInput(e.to_string()))?;
+    let list = match documents.len() {
+        0 => return Ok(Vec::new()),
+        1 => documents.remove(0),
+        count => {
+            return Err(CliError::InvalidInput(format!(
+                "{}: the timeline has {count} YAML documents; write one list of \
+                 {{time, source, digest}}",
+                path.display()
+            )))
+        }
+    };
+    if let Some(count) = list.as_array().map(Vec::len) {
+        if count > MAX_TIMELINE_ENTRIES {
+            return Err(CliError::InvalidInput(format!(
+                "{}: the timeline has {count} publications, more than the maximum of \
+                 {MAX_TIMELINE_ENTRIES}; simulate a shorter period or fewer sources",
+                path.display()
+            )));
+        }
     }
-    let path = PathBuf::from("<built-in example>");
-    let values = input::parse_documents(&path, EXAMPLE_HYPERCONVERGED)
-        .map_err(|e| CliError::Failure(e.to_string()))?;
-    let origins = (1..=values.len())
-        .map(|document| Origin {
-            file: path.clone(),
-            document,
-        })
-        .collect();
-    Ok(Objects { values, origins })
+    serde_json::from_value(list).map_err(|e| {
+        CliError::InvalidInput(format!(
+            "{}: invalid timeline: {e}; write a list of {{time, source, digest}}",
+            path.display()
+        ))
+    })
 }
 
-/// Rewrites one progress line on standard error.
-// NOTE: a plain carriage-return line; the indicatif crate would draw a bar.
-fn show_progress(start: DateTime<Utc>, end: DateTime<Utc>, reached: DateTime<Utc>, steps: u32) {
-    let total = (end - start).num_seconds().max(1);
-    let done = (reached - start).num_seconds().clamp(0, total);
-    let percent = done * 100 / total;
-    let mut stderr = std::io::stderr();
-    let _ = write!(
-        stderr,
-        "\rsimulating: {percent:3}% ({} of {}, {steps} steps)",
-        format_time(reached),
-        format_time(end)
-    );
-    let _ = stderr.flush();
+/// Returns a progress bar over simulated seconds on standard error, or
+/// `None` when standard error is not a terminal or the output is for
+/// machines (JSON or YAML).
+fn progress_bar(format: Format, start: DateTime<Utc>, end: DateTime<Utc>) -> Option<ProgressBar> {
+    if format != Format::Table || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let total = u64::try_from((end - start).num_seconds()).unwrap_or(0);
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("simulating {wide_bar} {percent:>3}% {msg}") {
+        bar.set_style(style);
+    }
+    Some(bar)
 }
 
 fn kind_name(kind: EntryKind) -> &'static str {
@@ -318,12 +366,25 @@ mod tests {
             ("30d", Duration::days(30)),
         ];
         for (text, expected) in cases {
-            assert_eq!(parse_duration(text), Ok(expected), "{text}");
+            assert_eq!(
+                parse_duration(text, "--duration", 30),
+                Ok(expected),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn duration_without_unit_is_rejected() {
-        assert!(parse_duration("30").is_err());
+        assert!(parse_duration("30", "--duration", 30).is_err());
+    }
+
+    #[test]
+    fn duration_above_maximum_is_rejected() {
+        let cases = ["31d", "100000000d", "99999999999999999999d", "2678401s"];
+        for text in cases {
+            let error = parse_duration(text, "--duration", 30).expect_err(text);
+            assert!(error.contains("the maximum is 30d"), "{text}: {error}");
+        }
     }
 }

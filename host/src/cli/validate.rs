@@ -15,7 +15,8 @@ use crate::output;
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// YAML or JSON files with HyperConverged and DataImportCron objects.
-    /// Objects of other kinds are skipped. `-` reads standard input.
+    /// Objects of other kinds are skipped. `-` reads standard input. Each
+    /// file may be up to 64 MiB and nest up to 100 levels deep.
     #[arg(short = 'f', long = "filename", value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
     /// File with the previous versions of the objects: an object with the
@@ -57,7 +58,7 @@ pub fn run(args: &ValidateArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::InvalidInput(output::guest_error(&e, &objects.origins)))?;
 
     let report = report(&response, &objects.origins);
-    print!("{}", report.text);
+    super::print_stdout(&report.text)?;
     if report.errors > 0 {
         return Err(CliError::InvalidInput(format!(
             "{} of {} checked objects would be rejected",
