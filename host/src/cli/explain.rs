@@ -64,12 +64,9 @@ pub fn run(args: &ExplainArgs) -> Result<(), CliError> {
         hco_version: None,
         now: Some(now),
         stages: stages_for(objects.keys()),
-        common_templates: None,
-        admission_defaults: None,
-        os_images_namespace: None,
         deleted_crons: None,
-        data_source_names: None,
         objects: objects.values().cloned().collect(),
+        ..PlanRequest::default()
     };
     let runtime = args.module.load()?;
     let plan: Plan = runtime

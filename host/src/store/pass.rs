@@ -256,12 +256,9 @@ fn plan(store: &Store, config: &PassConfig<'_>, now: DateTime<Utc>) -> Result<Pl
         hco_version: config.hco_version.clone(),
         now: Some(stamp(now)),
         stages: stages_for(objects.keys()),
-        common_templates: None,
-        admission_defaults: None,
-        os_images_namespace: None,
         deleted_crons: (!deleted_crons.is_empty()).then_some(deleted_crons),
-        data_source_names: None,
         objects: objects.into_values().collect(),
+        ..PlanRequest::default()
     };
     config
         .runtime
