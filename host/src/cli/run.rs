@@ -234,7 +234,7 @@ fn read_seeds(args: &RunArgs) -> Result<Vec<Value>, CliError> {
 }
 
 /// Stores a default StorageClass when the state folder has no
-/// StorageClass at all, so that imports can bind; a folder with only
+/// StorageClass at all, so that imports can bind. A folder with only
 /// non-default classes is left as it is, like a cluster without a default.
 fn ensure_storage_class(store: &mut Store) -> Result<(), CliError> {
     let objects = store.load().map_err(|e| CliError::Failure(e.to_string()))?;
