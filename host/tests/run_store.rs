@@ -60,7 +60,7 @@ fn import_name(data_source: &str, digest: &str) -> String {
     format!("{data_source}-{}", &hex[..12])
 }
 
-/// The stand-in digest `run --import-delay` records for `url`.
+/// Returns the stand-in digest `run --import-delay` records for `url`.
 fn stand_in_digest(url: &str) -> String {
     let hash = Sha256::digest(url.as_bytes());
     let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
@@ -537,4 +537,54 @@ fn explain_unknown_name_exits_1() {
         "{}",
         stderr(&output)
     );
+}
+
+#[test]
+fn loop_stops_cleanly_on_sigint() {
+    let dir = scratch("loop-sigint");
+    let state = dir.join("state");
+    let hc = custom_hc(&dir);
+    let state_arg = state.display().to_string();
+    let child = Command::new(env!("CARGO_BIN_EXE_bootsource"))
+        .args([
+            "run",
+            "--state",
+            &state_arg,
+            "-f",
+            &hc,
+            "--import-delay",
+            "0s",
+            "--max-sleep",
+            "1s",
+        ])
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+
+    // The signal handler is installed before the first pass, so once the
+    // first pass has repointed the DataSource a SIGINT must end the loop.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while data_source_target(&state, "custom").is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first pass did not finish in 120 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+
+    let output = child.wait_with_output().expect("the run ends");
+    let log = stderr(&output);
+    assert!(output.status.success(), "{log}");
+    assert!(
+        log.contains("interrupted; stopping between passes"),
+        "{log}"
+    );
+    assert!(log.matches("pass finished").count() >= 2, "{log}");
 }

@@ -42,7 +42,7 @@ struct Target {
     namespace: String,
     data_source: String,
     cron: String,
-    /// The template name, when the plan knows the boot source.
+    /// The template name, when the plan's boot-source table lists it.
     template: Option<String>,
 }
 

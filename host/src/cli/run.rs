@@ -1,6 +1,7 @@
 //! `bootsource run`: reconcile a local state folder, polling registries and
 //! importing disks, once or in a loop.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -144,7 +145,10 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
             polls = report.polls,
             failed_polls = report.failed_polls,
             imports = report.imports,
-            next = ?report.wake_at.map(|t| t.to_rfc3339()),
+            next = %report
+                .wake_at
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_else(|| "none".into()),
             "pass finished"
         );
         if args.once {
@@ -204,6 +208,7 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 
@@ -229,7 +234,7 @@ fn read_seeds(args: &RunArgs) -> Result<Vec<Value>, CliError> {
 }
 
 /// Stores a default StorageClass when the state folder has no
-/// StorageClass at all, so that imports can bind; a folder with only
+/// StorageClass at all, so that imports can bind. A folder with only
 /// non-default classes is left as it is, like a cluster without a default.
 fn ensure_storage_class(store: &mut Store) -> Result<(), CliError> {
     let objects = store.load().map_err(|e| CliError::Failure(e.to_string()))?;

@@ -16,7 +16,7 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// manifest order, into `dest_dir` as `disk.qcow2` or `disk.img` (the
 /// suffix of the disk in the image). A later layer's disk replaces an
 /// earlier one's. The disk is written to `tmp_dir` first and renamed into
-/// place after an fsync, so `dest_dir` never holds half a disk. Returns the
+/// place after an fsync, so `dest_dir` never contains half a disk. Returns the
 /// disk's path, or a message when no layer holds a disk.
 pub fn extract_disk(
     layers: &[PathBuf],
@@ -56,7 +56,7 @@ pub fn write_empty_disk(dest_dir: &Path) -> Result<PathBuf, String> {
 }
 
 /// Copies the disk of one layer to `tmp`; returns its suffix, or `None`
-/// when the layer holds no disk.
+/// when the layer contains no disk.
 fn extract_from_layer(layer: &Path, tmp: &Path) -> Result<Option<&'static str>, String> {
     let describe = |e: io::Error| format!("{}: reading the layer failed: {e}", layer.display());
     let mut file = File::open(layer).map_err(describe)?;

@@ -96,7 +96,7 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Builds the client; fails only when the async runtime cannot start.
+    /// Builds the client and its runtime; the error is the runtime's.
     pub fn new(config: RegistryConfig) -> Result<Self, std::io::Error> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -116,8 +116,8 @@ impl Registry {
     }
 
     /// Resolves `url` (`docker://host[:port]/repo[:tag]`) to the digest of
-    /// its manifest with a HEAD request: for a multi-architecture image,
-    /// the digest of the index, as CDI's poller records it.
+    /// its manifest with a HEAD request. For a multi-architecture image
+    /// this is the digest of the index, not of one platform's manifest.
     pub fn resolve(&self, url: &str) -> Result<String, RegistryError> {
         let reference = parse_url(url)?;
         let auth = self.config.auth.for_registry(reference.resolve_registry());
@@ -163,6 +163,8 @@ impl Registry {
         let architecture = architecture.unwrap_or(host_architecture());
 
         let mut manifest = self.manifest(&reference, &digest)?;
+        // NOTE: the registry tests push single-platform images only; this
+        // index branch is covered by a unit test of the entry choice.
         if manifest.get("manifests").is_some() {
             let entry = pick_platform(&manifest, architecture).ok_or_else(|| {
                 RegistryError::InvalidImage {

@@ -8,7 +8,7 @@ use tracing::{debug, info, warn};
 
 use super::{ObjectKey, Store, StoreError};
 
-/// What applying a list of actions changed.
+/// Counts of what applying a list of actions changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Applied {
     /// Objects created, updated or deleted.

@@ -15,7 +15,7 @@ use super::apply::CrashAfter;
 use super::{ObjectKey, Store, StoreError};
 use crate::registry::{backoff_delay, containerdisk, Registry};
 
-/// How imports are carried out.
+/// Import strategy: real pulls or stand-ins.
 pub enum ImportMode<'r> {
     /// Pull each image from its registry.
     Registry(&'r Registry),

@@ -206,7 +206,7 @@ impl Store {
         Ok(())
     }
 
-    /// Returns the file that holds the object `key`.
+    /// Returns the file that contains the object `key`.
     pub fn object_path(&self, key: &ObjectKey) -> PathBuf {
         let namespace = if key.namespace.is_empty() {
             CLUSTER_SCOPE
@@ -277,9 +277,9 @@ impl Store {
         }
     }
 
-    /// Writes `object` as an API server stores a create or update: a new
-    /// object gets a uid and a creationTimestamp of `now`; every write gets
-    /// the next resourceVersion. Returns the stored object.
+    /// Writes `object` as an API server stores a create or update. A new
+    /// object gets a uid and a creationTimestamp of `now`, and every write
+    /// gets the next resourceVersion. Returns the stored object.
     ///
     /// The counters are written before the object, so a crash between the
     /// two only skips numbers.

@@ -21,8 +21,8 @@ use crate::registry::{backoff_delay, sha256_digest};
 use crate::runtime::{Runtime, RuntimeError};
 
 /// Maximum plan/apply rounds in one pass. Each round moves a boot source
-/// one step (cron created, polled, imported, DataSource repointed), so a
-/// fresh state folder settles in about six; the rest is headroom.
+/// one step: cron created, polled, imported, DataSource repointed. A fresh
+/// state folder settles in about six rounds, and the rest is headroom.
 pub const MAX_ROUNDS: usize = 16;
 
 /// Condition type on a DataImportCron that bootsource adds for its own
@@ -56,7 +56,7 @@ pub struct PassConfig<'a> {
     pub crash: CrashAfter,
 }
 
-/// What a pass did.
+/// Summary of one pass.
 #[derive(Debug, Default)]
 pub struct PassReport {
     pub rounds: usize,
@@ -222,7 +222,7 @@ fn seed(
     Ok(())
 }
 
-/// Returns the stages to run on a state folder: all of them when it holds
+/// Returns the stages to run on a state folder: all of them when it contains
 /// a HyperConverged, otherwise only the imports stage, so that a folder of
 /// DataImportCrons alone works as CDI would.
 pub fn stages_for<'k>(mut keys: impl Iterator<Item = &'k ObjectKey>) -> Option<Vec<Stage>> {
@@ -320,10 +320,9 @@ enum PollOutcome {
     Failed,
 }
 
-/// Polls `url` for cron `cron`: on success writes the digest (when it
-/// changed) and `lastCronTime` into the cron's annotations; on failure
-/// records the back-off and a `Polled` condition, and changes nothing
-/// else.
+/// Polls `url` for cron `cron`. On success it writes the digest (when it
+/// changed) and `lastCronTime` into the cron's annotations. On failure it
+/// records the back-off and a `Polled` condition and changes nothing else.
 fn poll(
     store: &mut Store,
     config: &mut PassConfig<'_>,
