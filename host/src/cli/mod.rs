@@ -4,6 +4,7 @@
 //! file, object and field), 2 when bootsource itself failed (for example a
 //! module that cannot be loaded).
 
+pub mod controller;
 pub mod plan;
 pub mod schedule;
 pub mod simulate;
@@ -42,6 +43,9 @@ pub enum Command {
     /// Run the reconcile chain over simulated time against a digest
     /// timeline and report imports, DataSource switches and clean-up.
     Simulate(simulate::SimulateArgs),
+    /// Watch a cluster and keep its boot sources reconciled: the HCO and
+    /// SSP stages by default, the CDI stage on request.
+    Controller(controller::ControllerArgs),
     /// Print the built-in example HyperConverged (OKD 4.12 form).
     Example,
 }
@@ -98,6 +102,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Schedule(args) => schedule::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Simulate(args) => simulate::run(&args),
+        Command::Controller(args) => controller::run(&args),
         Command::Example => {
             print!("{EXAMPLE_HYPERCONVERGED}");
             Ok(())
