@@ -92,6 +92,7 @@ struct State {
     version: u64,
     history: Vec<WatchEvent>,
     faults: Vec<Fault>,
+    faults_used: usize,
     log: Vec<Logged>,
 }
 
@@ -258,7 +259,16 @@ impl FakeApiServer {
         self.lock().faults.iter().map(|f| f.remaining).sum()
     }
 
-    /// Returns every request served so far.
+    /// Returns how many requests an injected fault answered, delayed or
+    /// preceded. Unlike [`FakeApiServer::log`] this counts requests whose
+    /// client gave up before the response.
+    pub fn faults_used(&self) -> usize {
+        self.lock().faults_used
+    }
+
+    /// Returns every request served so far. A request is logged after its
+    /// response is ready, so an object may already be changed while its
+    /// request is not yet in the log.
     pub fn log(&self) -> Vec<Logged> {
         self.lock().log.clone()
     }
@@ -525,7 +535,9 @@ impl Server {
             .iter_mut()
             .find(|f| f.remaining > 0 && &f.method == method && path.contains(&f.path_contains))?;
         fault.remaining -= 1;
-        Some(fault.kind)
+        let kind = fault.kind;
+        state.faults_used += 1;
+        Some(kind)
     }
 
     async fn route(
