@@ -223,6 +223,8 @@ async fn faults_still_converge_without_loss() {
 
     assert_eq!(api.faults_used(), 9, "faulted requests");
     let log = api.log();
+    let injected_conflict = log.iter().any(|l| l.faulted && l.status == 409);
+    assert!(injected_conflict, "no injected 409 was served");
     let deletes: Vec<_> = log.iter().filter(|l| l.method == Method::DELETE).collect();
     assert!(deletes.is_empty(), "objects were deleted: {deletes:?}");
     let crons = api.objects(CRONS);

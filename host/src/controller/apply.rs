@@ -42,7 +42,7 @@ impl Default for RetryPolicy {
     }
 }
 
-/// What a write did.
+/// Result of one write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {
     /// The API server accepted the change.
@@ -62,9 +62,9 @@ pub struct Applier<'a> {
 impl Applier<'_> {
     /// Applies one action.
     ///
-    /// A refused delete (409 on its preconditions) re-reads the object: if
+    /// A rejected delete (409 on its preconditions) re-reads the object: if
     /// it is unchanged the delete is tried again, otherwise the fresh object
-    /// goes into the cache and [`Error::Stale`] asks for a new plan.
+    /// goes into the cache and [`Error::Stale`] tells the caller to plan again.
     pub async fn apply(&self, action: &Action) -> Result<Written, Error> {
         let object = action.object.to_string();
         let kind = kind_of(&action.object.api_version, &action.object.kind).ok_or_else(|| {
@@ -165,7 +165,7 @@ impl Applier<'_> {
         resource: &kube::discovery::ApiResource,
     ) -> Result<Written, Error> {
         let name = action.object.name.as_str();
-        let wanted =
+        let expected =
             action
                 .preconditions
                 .clone()
@@ -175,8 +175,8 @@ impl Applier<'_> {
                 });
         let params = DeleteParams {
             preconditions: Some(Preconditions {
-                uid: wanted.uid.clone(),
-                resource_version: wanted.resource_version.clone(),
+                uid: expected.uid.clone(),
+                resource_version: expected.resource_version.clone(),
             }),
             ..DeleteParams::default()
         };
@@ -188,16 +188,16 @@ impl Applier<'_> {
                 .await
             {
                 Ok(_) => {
-                    let gone = serde_json::json!({
+                    let deleted = serde_json::json!({
                         "apiVersion": resource.api_version,
                         "kind": resource.kind,
                         "metadata": {
                             "name": name,
                             "namespace": action.object.namespace,
-                            "uid": wanted.uid,
+                            "uid": expected.uid,
                         },
                     });
-                    self.cache.remove(&gone);
+                    self.cache.remove(&deleted);
                     return Ok(Written::Changed);
                 }
                 Err(error) => error,
@@ -208,7 +208,7 @@ impl Applier<'_> {
                 _ => return Err(error),
             }
 
-            // The preconditions were refused: re-read the object and delete
+            // The API server rejected the preconditions: re-read the object and delete
             // it only if it is still the version the plan saw.
             let current = match self
                 .retrying(object, "get", || async { api.get_opt(name).await })
@@ -217,8 +217,8 @@ impl Applier<'_> {
                 None => return Ok(Written::AlreadyDone),
                 Some(current) => current,
             };
-            let unchanged = current.metadata.uid == wanted.uid
-                && current.metadata.resource_version == wanted.resource_version;
+            let unchanged = current.metadata.uid == expected.uid
+                && current.metadata.resource_version == expected.resource_version;
             if !unchanged {
                 if let Some(value) = to_json(&current, &resource.api_version, &resource.kind) {
                     self.cache.upsert(value);
@@ -229,7 +229,7 @@ impl Applier<'_> {
             }
             tracing::info!(
                 object,
-                "delete refused although the object is unchanged; retrying"
+                "delete rejected although the object is unchanged; retrying"
             );
         }
         Err(Error::Stale {

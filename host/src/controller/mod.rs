@@ -32,10 +32,10 @@ use resources::{api_resource, kind_of};
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(200);
 /// Reconcile interval when the plan names no due time. Defaults to 5 minutes.
 pub const DEFAULT_RESYNC: Duration = Duration::from_secs(300);
-/// Plans per reconcile: a plan whose delete was refused because the object
+/// Plans per reconcile: a plan whose delete was rejected because the object
 /// changed is computed again with the re-read object, at most this often.
 const MAX_PLANS_PER_RECONCILE: usize = 5;
-/// Longest wait after a failed reconcile.
+/// Maximum wait after a failed reconcile.
 const MAX_ERROR_BACKOFF: Duration = Duration::from_secs(300);
 
 /// Failures of a reconcile.
@@ -66,7 +66,7 @@ pub enum Error {
         verb: &'static str,
         timeout: Duration,
     },
-    #[error("{object}: the delete was refused because the object changed since the plan")]
+    #[error("{object}: the delete was rejected because the object changed since the plan; it is planned again")]
     Stale { object: String },
     #[error("lost the leader-election lease {lease}; exiting so that another replica takes over")]
     LeaseLost { lease: String },
@@ -138,7 +138,7 @@ impl Default for Settings {
     }
 }
 
-/// What one reconcile did.
+/// Result of one reconcile.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outcome {
     /// Writes the API server accepted.
@@ -373,7 +373,7 @@ pub fn error_policy(_error: &Error, failures: u32) -> Duration {
     Duration::from_secs(1u64 << exponent).min(MAX_ERROR_BACKOFF)
 }
 
-/// The resources to watch for the chosen stages. The SSP CR is watched
+/// Returns the resources to watch for the chosen stages. The SSP CR is watched
 /// because the templates stage compares it with what it would apply.
 pub fn watched(settings: &Settings) -> Vec<Watched> {
     let hco = HcoVersion::parse(&settings.hco_version).unwrap_or_default();

@@ -98,7 +98,7 @@ pub struct Permission {
 /// Verbs the watchers use: an initial list, then a watch.
 const READ: &[&str] = &["list", "watch"];
 /// Verbs for objects the plan creates, applies, patches and deletes; `get`
-/// re-reads an object after a refused delete.
+/// re-reads an object after a rejected delete.
 const READ_WRITE: &[&str] = &["get", "list", "watch", "create", "patch", "delete"];
 
 /// The cluster-wide permissions of the controller, one entry per resource.
