@@ -4,6 +4,7 @@
 //! `bootsource.wasm` under wasmtime and prints or applies the plan.
 
 pub mod cli;
+pub mod controller;
 pub mod input;
 pub mod output;
 pub mod registry;

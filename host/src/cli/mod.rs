@@ -5,6 +5,7 @@
 //! time or memory limit, 2 when bootsource itself failed (for example a
 //! module that cannot be loaded).
 
+pub mod controller;
 pub mod explain;
 pub mod objects;
 pub mod plan;
@@ -57,6 +58,9 @@ pub enum Command {
     /// Explain why a boot source is or is not up to date, from a state
     /// folder.
     Explain(explain::ExplainArgs),
+    /// Watch a cluster and keep its boot sources reconciled: the HCO and
+    /// SSP stages by default, the CDI stage on request.
+    Controller(controller::ControllerArgs),
     /// Print the built-in example HyperConverged (OKD 4.12 form).
     Example,
 }
@@ -160,6 +164,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Simulate(args) => simulate::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Explain(args) => explain::run(&args),
+        Command::Controller(args) => controller::run(&args),
         Command::Example => print_stdout(EXAMPLE_HYPERCONVERGED),
     };
     match result {

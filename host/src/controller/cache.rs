@@ -1,0 +1,300 @@
+//! Watches the objects a plan reads and keeps the newest copy of each.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Debug;
+use std::sync::Mutex;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use k8s_openapi::api::storage::v1::StorageClass;
+use kube::api::{Api, DynamicObject};
+use kube::discovery::ApiResource;
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use kube::Client;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+/// Namespace and name of an object; the namespace is empty for
+/// cluster-scoped objects.
+type Key = (String, String);
+
+/// The watched objects by kind, as JSON, and which kinds finished their
+/// initial list.
+#[derive(Default)]
+struct Objects {
+    by_kind: BTreeMap<String, BTreeMap<Key, Value>>,
+    /// Objects of a relist in progress, swapped in when the list is done.
+    relisting: BTreeMap<String, BTreeMap<Key, Value>>,
+    synced: BTreeSet<String>,
+}
+
+/// The latest known state of every watched object.
+///
+/// Watch events and the controller's own write responses both update it,
+/// so the next plan sees the controller's writes even before their watch
+/// events arrive.
+pub struct Cache {
+    objects: Mutex<Objects>,
+    expected_kinds: BTreeSet<String>,
+    changed: Notify,
+}
+
+impl Cache {
+    /// Creates an empty cache that counts as synced once every kind in
+    /// `kinds` finished its first list.
+    pub fn new(kinds: impl IntoIterator<Item = String>) -> Self {
+        Cache {
+            objects: Mutex::new(Objects::default()),
+            expected_kinds: kinds.into_iter().collect(),
+            changed: Notify::new(),
+        }
+    }
+
+    /// Returns true once every watched kind finished its first list.
+    pub fn synced(&self) -> bool {
+        let objects = self.lock();
+        self.expected_kinds
+            .iter()
+            .all(|k| objects.synced.contains(k))
+    }
+
+    /// Waits until a watched object changed since the last call.
+    pub async fn changed(&self) {
+        self.changed.notified().await;
+    }
+
+    /// Returns every cached object, ordered by kind, namespace and name.
+    pub fn snapshot(&self) -> Vec<Value> {
+        let objects = self.lock();
+        objects
+            .by_kind
+            .values()
+            .flat_map(|objects| objects.values().cloned())
+            .collect()
+    }
+
+    /// Returns the cached objects of one kind.
+    pub fn objects_of(&self, kind: &str) -> Vec<Value> {
+        let objects = self.lock();
+        objects
+            .by_kind
+            .get(kind)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Stores an object unless the cache already holds a newer version.
+    pub fn upsert(&self, object: Value) {
+        let Some((kind, key)) = identity(&object) else {
+            return;
+        };
+        let mut objects = self.lock();
+        let slot = objects.by_kind.entry(kind).or_default();
+        if slot.get(&key).is_some_and(|held| is_newer(held, &object)) {
+            return;
+        }
+        slot.insert(key, object);
+        drop(objects);
+        self.changed.notify_one();
+    }
+
+    /// Drops an object, unless the cache holds another incarnation of it
+    /// (same name, other uid), which a late delete event must not remove.
+    pub fn remove(&self, object: &Value) {
+        let Some((kind, key)) = identity(object) else {
+            return;
+        };
+        let mut objects = self.lock();
+        if let Some(slot) = objects.by_kind.get_mut(&kind) {
+            let same_uid = slot.get(&key).is_some_and(|held| uid(held) == uid(object));
+            if same_uid {
+                slot.remove(&key);
+            }
+        }
+        drop(objects);
+        self.changed.notify_one();
+    }
+
+    fn begin_relist(&self, kind: &str) {
+        self.lock()
+            .relisting
+            .insert(kind.to_string(), BTreeMap::new());
+    }
+
+    fn relisted(&self, kind: &str, object: Value) {
+        if let Some((_, key)) = identity(&object) {
+            let mut objects = self.lock();
+            objects
+                .relisting
+                .entry(kind.to_string())
+                .or_default()
+                .insert(key, object);
+        }
+    }
+
+    fn end_relist(&self, kind: &str) {
+        let mut objects = self.lock();
+        let listed = objects.relisting.remove(kind).unwrap_or_default();
+        objects.by_kind.insert(kind.to_string(), listed);
+        objects.synced.insert(kind.to_string());
+        drop(objects);
+        self.changed.notify_one();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Objects> {
+        // A panic while the lock was held leaves plain data behind, which is
+        // still usable.
+        self.objects.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn identity(object: &Value) -> Option<(String, Key)> {
+    let kind = object.get("kind")?.as_str()?.to_string();
+    let metadata = object.get("metadata")?;
+    let name = metadata.get("name")?.as_str()?.to_string();
+    let namespace = metadata
+        .get("namespace")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    Some((kind, (namespace, name)))
+}
+
+fn uid(object: &Value) -> Option<&str> {
+    object.pointer("/metadata/uid").and_then(Value::as_str)
+}
+
+/// Returns true when `held` is a later version of the same object than
+/// `incoming`.
+///
+/// NOTE: Kubernetes calls resourceVersions opaque; this compares them as
+/// integers, which is what etcd-backed API servers return. When either is
+/// not an integer the incoming object wins.
+fn is_newer(held: &Value, incoming: &Value) -> bool {
+    let version = |o: &Value| {
+        o.pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    match (version(held), version(incoming)) {
+        (Some(held_version), Some(incoming_version)) => {
+            uid(held) == uid(incoming) && held_version > incoming_version
+        }
+        _ => false,
+    }
+}
+
+/// A resource the controller watches.
+#[derive(Debug, Clone)]
+pub enum Watched {
+    /// A custom resource, read as [`DynamicObject`].
+    Dynamic(ApiResource),
+    PersistentVolumeClaims,
+    StorageClasses,
+}
+
+impl Watched {
+    /// Returns the kind name the cache files the objects under.
+    pub fn kind(&self) -> String {
+        match self {
+            Watched::Dynamic(resource) => resource.kind.clone(),
+            Watched::PersistentVolumeClaims => "PersistentVolumeClaim".into(),
+            Watched::StorageClasses => "StorageClass".into(),
+        }
+    }
+}
+
+/// Starts one watcher task per resource; each feeds `cache` until aborted.
+pub fn spawn_watchers(
+    client: &Client,
+    cache: &std::sync::Arc<Cache>,
+    watched: &[Watched],
+) -> Vec<JoinHandle<()>> {
+    watched
+        .iter()
+        .map(|resource| {
+            let cache = cache.clone();
+            let client = client.clone();
+            match resource.clone() {
+                Watched::Dynamic(ar) => {
+                    let api = Api::<DynamicObject>::all_with(client, &ar);
+                    tokio::spawn(watch(api, ar.api_version.clone(), ar.kind.clone(), cache))
+                }
+                Watched::PersistentVolumeClaims => {
+                    let api = Api::<PersistentVolumeClaim>::all(client);
+                    tokio::spawn(watch(api, "v1".into(), resource.kind(), cache))
+                }
+                Watched::StorageClasses => {
+                    let api = Api::<StorageClass>::all(client);
+                    tokio::spawn(watch(
+                        api,
+                        "storage.k8s.io/v1".into(),
+                        resource.kind(),
+                        cache,
+                    ))
+                }
+            }
+        })
+        .collect()
+}
+
+/// Converts a watched object to JSON with its `apiVersion` and `kind` set,
+/// because list items may come without them.
+pub fn to_json<K: Serialize>(object: &K, api_version: &str, kind: &str) -> Option<Value> {
+    let mut value = serde_json::to_value(object).ok()?;
+    let map = value.as_object_mut()?;
+    map.insert("apiVersion".into(), Value::String(api_version.into()));
+    map.insert("kind".into(), Value::String(kind.into()));
+    Some(value)
+}
+
+async fn watch<K>(api: Api<K>, api_version: String, kind: String, cache: std::sync::Arc<Cache>)
+where
+    K: kube::Resource + Clone + DeserializeOwned + Serialize + Debug + Send + 'static,
+{
+    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+    let mut stream = std::pin::pin!(stream);
+    let mut failures: u64 = 0;
+    while let Some(event) = stream.next().await {
+        let event = match event {
+            Ok(event) => event,
+            Err(error) => {
+                failures += 1;
+                // The backoff spaces retries; log the first failure and then
+                // every tenth so a long outage does not flood the log.
+                if failures == 1 || failures.is_multiple_of(10) {
+                    tracing::warn!(%kind, %error, failures, "watch failed; retrying with backoff");
+                }
+                continue;
+            }
+        };
+        failures = 0;
+        let json = |o: &K| to_json(o, &api_version, &kind);
+        match event {
+            Event::Init => cache.begin_relist(&kind),
+            Event::InitApply(object) => {
+                if let Some(value) = json(&object) {
+                    cache.relisted(&kind, value);
+                }
+            }
+            Event::InitDone => {
+                tracing::debug!(%kind, "listed");
+                cache.end_relist(&kind);
+            }
+            Event::Apply(object) => {
+                if let Some(value) = json(&object) {
+                    cache.upsert(value);
+                }
+            }
+            Event::Delete(object) => {
+                if let Some(value) = json(&object) {
+                    cache.remove(&value);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,508 @@
+//! The controller against the in-process fake API server: convergence,
+//! retries under injected faults, deletes with preconditions, metrics and
+//! leader election.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bootsource::cli::EXAMPLE_HYPERCONVERGED;
+use bootsource::controller::apply::RetryPolicy;
+use bootsource::controller::lease::LeaseSettings;
+use bootsource::controller::{Controller, Settings};
+use bootsource::runtime::Runtime;
+use bootsource_guest::contract::{op, PlanRequest, Stage};
+use bootsource_guest::plan::{ActionKind, Plan};
+use hyper::Method;
+use serde_json::{json, Value};
+use support::fake_apiserver::{FakeApiServer, FaultKind};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const HCO_COLLECTION: &str =
+    "/apis/hco.kubevirt.io/v1beta1/namespaces/openshift-cnv/hyperconvergeds";
+const HCO_PATH: &str =
+    "/apis/hco.kubevirt.io/v1beta1/namespaces/openshift-cnv/hyperconvergeds/kubevirt-hyperconverged";
+const CRONS: &str = "/apis/cdi.kubevirt.io/v1beta1/dataimportcrons";
+const REMOVED_CRON: &str = "opensuse-image-cron";
+const CONVERGE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A DataImportCron the module plans to create for the example.
+#[derive(Debug, Clone)]
+struct ExpectedCron {
+    namespace: String,
+    name: String,
+    labels: serde_json::Map<String, Value>,
+}
+
+fn example_hyperconverged() -> Value {
+    serde_yaml::from_str(EXAMPLE_HYPERCONVERGED).expect("example parses")
+}
+
+/// Returns the crons the module creates from the example alone.
+fn expected_crons(hyperconverged: &Value) -> Vec<ExpectedCron> {
+    let runtime = Runtime::embedded().expect("module loads");
+    let request = PlanRequest {
+        hco_version: None,
+        now: Some("2026-01-01T00:00:00Z".into()),
+        stages: Some(vec![Stage::Templates, Stage::Crons]),
+        common_templates: None,
+        admission_defaults: Some(true),
+        os_images_namespace: None,
+        deleted_crons: None,
+        data_source_names: None,
+        objects: vec![hyperconverged.clone()],
+    };
+    let plan: Plan = runtime
+        .call_json(op::PLAN, &request)
+        .expect("module call")
+        .expect("plan");
+    plan.actions
+        .iter()
+        .filter(|a| a.action == ActionKind::Create && a.object.kind == "DataImportCron")
+        .map(|a| ExpectedCron {
+            namespace: a.object.namespace.clone().unwrap_or_default(),
+            name: a.object.name.clone(),
+            labels: a
+                .body
+                .as_ref()
+                .and_then(|b| b.pointer("/metadata/labels"))
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+fn fast_settings() -> Settings {
+    Settings {
+        retry: RetryPolicy {
+            max_attempts: 8,
+            initial_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(200),
+            request_timeout: Duration::from_millis(500),
+        },
+        debounce: Duration::from_millis(50),
+        ..Settings::default()
+    }
+}
+
+struct Running {
+    controller: Arc<Controller>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), bootsource::controller::Error>>,
+}
+
+impl Running {
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let result = (&mut self.task).await.expect("controller task");
+        assert!(result.is_ok(), "controller ended with {result:?}");
+    }
+}
+
+fn start(api: &FakeApiServer, settings: Settings) -> Running {
+    let runtime = Runtime::embedded().expect("module loads");
+    let controller = Controller::new(api.client(), runtime, settings);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(controller.clone().run(async move {
+        let _ = stopped.await;
+    }));
+    Running {
+        controller,
+        stop: Some(stop),
+        task,
+    }
+}
+
+async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + CONVERGE_TIMEOUT;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn find_cron<'a>(crons: &'a [Value], expected: &ExpectedCron) -> Option<&'a Value> {
+    crons.iter().find(|c| {
+        c.pointer("/metadata/name").and_then(Value::as_str) == Some(expected.name.as_str())
+            && c.pointer("/metadata/namespace").and_then(Value::as_str)
+                == Some(expected.namespace.as_str())
+    })
+}
+
+fn converged(api: &FakeApiServer, expected: &[ExpectedCron]) -> bool {
+    let crons = api.objects(CRONS);
+    let all_crons = expected.iter().all(|e| find_cron(&crons, e).is_some());
+    let status = api
+        .get(HCO_PATH)
+        .and_then(|hc| hc.pointer("/status/dataImportCronTemplates").cloned())
+        .is_some();
+    all_crons && status
+}
+
+/// Starts a fake with the example HyperConverged and the expected crons.
+async fn example_cluster() -> (FakeApiServer, Vec<ExpectedCron>) {
+    let api = FakeApiServer::start().await;
+    let hyperconverged = example_hyperconverged();
+    let expected = expected_crons(&hyperconverged);
+    api.seed(HCO_COLLECTION, hyperconverged);
+    (api, expected)
+}
+
+fn writes(log: &[support::fake_apiserver::Logged]) -> Vec<String> {
+    log.iter()
+        .filter(|l| l.method != Method::GET)
+        .map(|l| format!("{} {} -> {}", l.method, l.path, l.status))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn example_converges_then_idles() {
+    let (api, expected) = example_cluster().await;
+    assert!(expected.len() >= 2, "the example plans crons: {expected:?}");
+    let running = start(&api, fast_settings());
+
+    wait_until("the crons and status exist", || converged(&api, &expected)).await;
+
+    let crons = api.objects(CRONS);
+    for cron in &expected {
+        let stored = find_cron(&crons, cron).expect("cron exists");
+        let labels = stored
+            .pointer("/metadata/labels")
+            .and_then(Value::as_object);
+        for (key, value) in &cron.labels {
+            assert_eq!(
+                labels.and_then(|l| l.get(key)),
+                Some(value),
+                "label {key} of {}",
+                cron.name
+            );
+        }
+    }
+    let hc = api.get(HCO_PATH).expect("HyperConverged exists");
+    let listed = hc
+        .pointer("/status/dataImportCronTemplates")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    assert!(listed >= expected.len(), "status lists {listed} templates");
+
+    // Let the watch events of the controller's own writes arrive, then a
+    // reconcile must find nothing to do.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = api.log().len();
+    let outcome = running.controller.reconcile().await.expect("reconcile");
+    assert_eq!(outcome.writes, 0, "second reconcile wrote");
+    let later = api.log().split_off(before);
+    assert_eq!(writes(&later), Vec::<String>::new());
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_still_converge_without_loss() {
+    let (api, expected) = example_cluster().await;
+    api.inject(Method::POST, "dataimportcrons", 3, FaultKind::Conflict);
+    api.inject(
+        Method::POST,
+        "dataimportcrons",
+        2,
+        FaultKind::Delay(Duration::from_millis(1500)),
+    );
+    api.inject(Method::PATCH, "hyperconvergeds", 2, FaultKind::ServerError);
+    api.inject(Method::PATCH, "ssps", 1, FaultKind::ServerError);
+    api.inject(Method::POST, "datasources", 1, FaultKind::ServerError);
+    let running = start(&api, fast_settings());
+
+    wait_until("the crons and status exist", || converged(&api, &expected)).await;
+    wait_until("every fault was used", || api.pending_faults() == 0).await;
+
+    assert_eq!(api.faults_used(), 9, "faulted requests");
+    let log = api.log();
+    let injected_conflict = log.iter().any(|l| l.faulted && l.status == 409);
+    assert!(injected_conflict, "no injected 409 was served");
+    let deletes: Vec<_> = log.iter().filter(|l| l.method == Method::DELETE).collect();
+    assert!(deletes.is_empty(), "objects were deleted: {deletes:?}");
+    let crons = api.objects(CRONS);
+    assert_eq!(crons.len(), expected.len(), "cron count");
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let outcome = running.controller.reconcile().await.expect("reconcile");
+    assert_eq!(outcome.writes, 0, "reconcile after the faults wrote");
+    running.stop().await;
+}
+
+/// Removes the user-defined template from the example HyperConverged.
+fn remove_custom_template(api: &FakeApiServer) {
+    let hc = api.get(HCO_PATH).expect("HyperConverged exists");
+    let kept: Vec<Value> = hc
+        .pointer("/spec/dataImportCronTemplates")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|t| t.pointer("/metadata/name").and_then(Value::as_str) != Some(REMOVED_CRON))
+        .cloned()
+        .collect();
+    api.patch(
+        HCO_PATH,
+        &json!({"spec": {"dataImportCronTemplates": kept}}),
+    );
+}
+
+/// Returns true once the log shows an accepted delete of the removed cron.
+/// The fake logs a request after the change, so the log can lag behind.
+fn accepted_delete_logged(api: &FakeApiServer) -> bool {
+    api.log()
+        .iter()
+        .any(|l| l.method == Method::DELETE && l.path.ends_with(REMOVED_CRON) && l.status == 200)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_template_deletes_its_cron() {
+    let (api, expected) = example_cluster().await;
+    assert!(
+        expected.iter().any(|c| c.name == REMOVED_CRON),
+        "the example plans {REMOVED_CRON}"
+    );
+    let running = start(&api, fast_settings());
+    wait_until("the crons and status exist", || converged(&api, &expected)).await;
+    let live = api
+        .objects(CRONS)
+        .into_iter()
+        .find(|c| c.pointer("/metadata/name").and_then(Value::as_str) == Some(REMOVED_CRON))
+        .expect("cron exists");
+
+    remove_custom_template(&api);
+    let gone = |api: &FakeApiServer| {
+        !api.objects(CRONS)
+            .iter()
+            .any(|c| c.pointer("/metadata/name").and_then(Value::as_str) == Some(REMOVED_CRON))
+    };
+    wait_until("the cron of the removed template is gone", || gone(&api)).await;
+
+    let remaining = api.objects(CRONS);
+    for cron in expected.iter().filter(|c| c.name != REMOVED_CRON) {
+        assert!(
+            find_cron(&remaining, cron).is_some(),
+            "{} was lost",
+            cron.name
+        );
+    }
+    wait_until("the delete is logged", || accepted_delete_logged(&api)).await;
+    let delete = api
+        .log()
+        .into_iter()
+        .find(|l| l.method == Method::DELETE && l.path.ends_with(REMOVED_CRON))
+        .unwrap_or_else(|| panic!("no delete request in {:?}", writes(&api.log())));
+    let options: Value = serde_json::from_str(&delete.body).expect("delete options are JSON");
+    assert_eq!(
+        options.pointer("/preconditions/uid"),
+        live.pointer("/metadata/uid"),
+        "uid precondition"
+    );
+    assert!(
+        options.pointer("/preconditions/resourceVersion").is_some(),
+        "resourceVersion precondition: {options}"
+    );
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_delete_is_reread_and_retried() {
+    let (api, expected) = example_cluster().await;
+    let running = start(&api, fast_settings());
+    wait_until("the crons and status exist", || converged(&api, &expected)).await;
+
+    // Another writer changes the cron just before the controller's delete
+    // arrives, so the delete's resourceVersion precondition is stale.
+    api.inject(Method::DELETE, REMOVED_CRON, 1, FaultKind::TouchFirst);
+    remove_custom_template(&api);
+    wait_until("the cron of the removed template is gone", || {
+        !api.objects(CRONS)
+            .iter()
+            .any(|c| c.pointer("/metadata/name").and_then(Value::as_str) == Some(REMOVED_CRON))
+    })
+    .await;
+    wait_until("the delete is logged", || accepted_delete_logged(&api)).await;
+
+    let log = api.log();
+    let for_cron: Vec<_> = log
+        .iter()
+        .filter(|l| l.path.ends_with(REMOVED_CRON))
+        .collect();
+    let refused = for_cron
+        .iter()
+        .position(|l| l.method == Method::DELETE && l.status == 409)
+        .expect("the stale delete was refused");
+    let reread = for_cron[refused..]
+        .iter()
+        .position(|l| l.method == Method::GET && l.status == 200);
+    assert!(
+        reread.is_some(),
+        "no re-read after the refusal: {for_cron:?}"
+    );
+    let accepted = for_cron[refused..]
+        .iter()
+        .any(|l| l.method == Method::DELETE && l.status == 200);
+    assert!(
+        accepted,
+        "no accepted delete after the refusal: {for_cron:?}"
+    );
+    let remaining = api.objects(CRONS);
+    assert_eq!(remaining.len(), expected.len() - 1, "cron count");
+    running.stop().await;
+}
+
+/// Sends a GET over HTTP/1.1 and returns the status code and body.
+async fn http_get(address: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn free_address() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_endpoint_reports_reconciles() {
+    let (api, expected) = example_cluster().await;
+    let address = free_address();
+    let settings = Settings {
+        metrics_addr: Some(address),
+        ..fast_settings()
+    };
+    let running = start(&api, settings);
+    wait_until("the crons and status exist", || converged(&api, &expected)).await;
+
+    // CDI would write the import time; the fake stands in for it.
+    let cron = &expected[0];
+    let cron_path = format!(
+        "/apis/cdi.kubevirt.io/v1beta1/namespaces/{}/dataimportcrons/{}",
+        cron.namespace, cron.name
+    );
+    api.patch(
+        &cron_path,
+        &json!({"status": {
+            "lastImportTimestamp": "2026-01-01T00:00:00Z",
+            "conditions": [{"type": "UpToDate", "status": "True"}],
+        }}),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    running.controller.reconcile().await.expect("reconcile");
+
+    let (status, health) = http_get(address, "/healthz").await;
+    assert_eq!(status, 200, "healthz: {health}");
+    let (status, ready) = http_get(address, "/readyz").await;
+    assert_eq!(status, 200, "readyz: {ready}");
+    let (status, text) = http_get(address, "/metrics").await;
+    assert_eq!(status, 200, "metrics status");
+    for family in [
+        "bootsource_reconcile_duration_seconds_count",
+        "bootsource_module_call_duration_seconds_count",
+        "bootsource_reconcile_errors_total",
+    ] {
+        assert!(text.contains(family), "{family} missing from:\n{text}");
+    }
+    let outdated = format!("bootsource_boot_sources_outdated {}", expected.len() - 1);
+    assert!(
+        text.contains(&outdated),
+        "expected `{outdated}` in:\n{text}"
+    );
+    let managed = api
+        .get(&cron_path)
+        .and_then(|c| c.pointer("/spec/managedDataSource").cloned())
+        .and_then(|v| v.as_str().map(str::to_string))
+        .expect("cron names its DataSource");
+    let age_line = text
+        .lines()
+        .find(|l| {
+            l.starts_with("bootsource_data_source_last_import_age_seconds{")
+                && l.contains(&format!("data_source=\"{managed}\""))
+        })
+        .unwrap_or_else(|| panic!("no import age for {managed} in:\n{text}"));
+    let age: f64 = age_line
+        .rsplit(' ')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("numeric age");
+    assert!(age > 0.0, "import age {age}");
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_election_takes_free_lease() {
+    let (api, expected) = example_cluster().await;
+    let mut lease = LeaseSettings::new(
+        "bootsource-controller".into(),
+        "default".into(),
+        "replica-a".into(),
+    );
+    lease.retry_period = Duration::from_millis(200);
+    let settings = Settings {
+        lease: Some(lease),
+        ..fast_settings()
+    };
+    let running = start(&api, settings);
+    wait_until("the crons and status exist", || converged(&api, &expected)).await;
+    let stored = api
+        .get("/apis/coordination.k8s.io/v1/namespaces/default/leases/bootsource-controller")
+        .expect("lease exists");
+    assert_eq!(
+        stored
+            .pointer("/spec/holderIdentity")
+            .and_then(Value::as_str),
+        Some("replica-a")
+    );
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_lease_blocks_reconciles() {
+    let (api, _expected) = example_cluster().await;
+    let renewed = chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    api.seed(
+        "/apis/coordination.k8s.io/v1/namespaces/default/leases",
+        json!({
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": "bootsource-controller"},
+            "spec": {"holderIdentity": "replica-b", "leaseDurationSeconds": 3600, "renewTime": renewed},
+        }),
+    );
+    let mut lease = LeaseSettings::new(
+        "bootsource-controller".into(),
+        "default".into(),
+        "replica-a".into(),
+    );
+    lease.retry_period = Duration::from_millis(100);
+    let settings = Settings {
+        lease: Some(lease),
+        ..fast_settings()
+    };
+    let running = start(&api, settings);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(writes(&api.log()), Vec::<String>::new());
+    running.stop().await;
+}
