@@ -7,3 +7,4 @@ pub mod cli;
 pub mod input;
 pub mod output;
 pub mod runtime;
+pub mod webhook;

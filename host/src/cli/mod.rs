@@ -7,6 +7,7 @@
 pub mod plan;
 pub mod schedule;
 pub mod validate;
+pub mod webhook;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +39,9 @@ pub enum Command {
     /// Check HyperConverged and DataImportCron objects offline as the
     /// admission webhooks would; exit 1 when any would be rejected.
     Validate(validate::ValidateArgs),
+    /// Serve the admission webhooks, the Gatekeeper external-data provider
+    /// and the Kyverno apiCall service over TLS.
+    Webhook(webhook::WebhookArgs),
     /// Print the built-in example HyperConverged (OKD 4.12 form).
     Example,
 }
@@ -52,10 +56,17 @@ pub struct ModuleArgs {
 }
 
 impl ModuleArgs {
-    /// Loads the selected module.
+    /// Loads the selected module with the default limits.
     pub fn load(&self) -> Result<Runtime, CliError> {
+        self.load_with_limits(Limits::default())
+    }
+
+    /// Loads the selected module with the given per-call limits.
+    pub fn load_with_limits(&self, limits: Limits) -> Result<Runtime, CliError> {
         match &self.module {
-            None => Runtime::embedded().map_err(CliError::Runtime),
+            None => {
+                Runtime::new(crate::runtime::EMBEDDED_MODULE, limits).map_err(CliError::Runtime)
+            }
             Some(path) => {
                 let bytes = std::fs::read(path).map_err(|e| {
                     CliError::Failure(format!(
@@ -63,7 +74,7 @@ impl ModuleArgs {
                         path.display()
                     ))
                 })?;
-                Runtime::new(&bytes, Limits::default()).map_err(CliError::Runtime)
+                Runtime::new(&bytes, limits).map_err(CliError::Runtime)
             }
         }
     }
@@ -93,6 +104,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plan(args) => plan::run(&args),
         Command::Schedule(args) => schedule::run(&args),
         Command::Validate(args) => validate::run(&args),
+        Command::Webhook(args) => webhook::run(&args),
         Command::Example => {
             print!("{EXAMPLE_HYPERCONVERGED}");
             Ok(())
