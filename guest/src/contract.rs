@@ -22,7 +22,7 @@ use crate::templates::{self, common::CommonTemplateFile, StageSettings};
 /// Major version of the contract; changes break hosts.
 pub const CONTRACT_MAJOR: u32 = 1;
 /// Minor version of the contract; changes only add.
-pub const CONTRACT_MINOR: u32 = 3;
+pub const CONTRACT_MINOR: u32 = 4;
 
 /// Largest request accepted, in bytes (64 MiB). Bigger inputs are rejected
 /// with an error value before parsing.
@@ -41,6 +41,8 @@ pub mod op {
     /// Checks objects offline as the admission webhooks would. Named apart
     /// from Kubewarden's `validate`, which the same module serves.
     pub const VALIDATE_OBJECTS: &str = "validateObjects";
+    /// Runs the reconcile chain over simulated time, or one window of it.
+    pub const SIMULATE: &str = "simulate";
 }
 
 /// Maximum number of fire times one `schedule` request may ask for.
@@ -157,6 +159,9 @@ pub fn dispatch(operation: &str, payload: &[u8]) -> Vec<u8> {
         op::VALIDATE_OBJECTS => parse(payload)
             .and_then(|request| crate::admission::validate_objects(&request))
             .and_then(|response| to_value(&response)),
+        op::SIMULATE => parse(payload)
+            .and_then(|request| crate::simulate::simulate(&request))
+            .and_then(|response| to_value(&response)),
         other => Err(Error {
             kind: ErrorKind::UnknownOperation,
             ..Error::invalid(format!(
@@ -181,6 +186,7 @@ fn operations() -> Vec<String> {
         op::COMMON_TEMPLATES,
         op::SCHEDULE,
         op::VALIDATE_OBJECTS,
+        op::SIMULATE,
     ]
     .iter()
     .map(|s| s.to_string())

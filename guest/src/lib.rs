@@ -16,6 +16,7 @@ pub mod model;
 pub mod mutation;
 pub mod plan;
 pub mod schedule;
+pub mod simulate;
 pub mod snapshot;
 pub mod templates;
 pub mod validation;

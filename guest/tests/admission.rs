@@ -6,6 +6,8 @@ use bootsource_guest::hco_version::HcoVersion;
 use bootsource_guest::validation::Severity;
 use serde_json::{json, Value};
 
+mod support;
+
 fn settings(minor: u32) -> ReviewSettings {
     ReviewSettings {
         version: HcoVersion { minor },
@@ -723,14 +725,15 @@ fn delete_is_allowed_unchecked() {
 
 #[test]
 fn offline_validation_pairs_old_objects() {
-    use bootsource_guest::admission::{validate_objects, ValidateRequest};
+    use bootsource_guest::admission::{ValidateRequest, ValidateResponse};
     let configmap = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}});
     let request = ValidateRequest {
         hco_version: None,
         objects: vec![cron_with("/spec/schedule", json!("0 2 * * *")), configmap],
         old_objects: vec![cron()],
     };
-    let response = validate_objects(&request).expect("the request is valid");
+    let response: ValidateResponse =
+        support::call_typed("validateObjects", &request).expect("the request is valid");
     let cron_result = &response.results[0];
     assert_eq!(cron_result.operation, "UPDATE");
     assert!(!cron_result.allowed);
@@ -742,11 +745,12 @@ fn offline_validation_pairs_old_objects() {
 
 #[test]
 fn offline_validation_rejects_bad_version() {
-    use bootsource_guest::admission::{validate_objects, ValidateRequest};
+    use bootsource_guest::admission::{ValidateRequest, ValidateResponse};
     let request = ValidateRequest {
         hco_version: Some("9.9".into()),
         ..ValidateRequest::default()
     };
-    let error = validate_objects(&request).expect_err("the version is invalid");
+    let error = support::call_typed::<_, ValidateResponse>("validateObjects", &request)
+        .expect_err("the version is invalid");
     assert_eq!(error.field.as_deref(), Some("hcoVersion"));
 }

@@ -2,10 +2,13 @@
 //! does with each cron, one reconcile pass per plan.
 
 use bootsource_guest::apply::apply_actions;
-use bootsource_guest::contract::{plan, PlanRequest, Stage};
+use bootsource_guest::contract::{PlanRequest, Stage};
 use bootsource_guest::imports::naming;
 use bootsource_guest::plan::{ActionKind, Plan, PollSource};
 use serde_json::{json, Value};
+use support::plan;
+
+mod support;
 
 const NOW: &str = "2026-01-31T12:00:00Z";
 const NS: &str = "os-images";

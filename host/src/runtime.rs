@@ -13,7 +13,8 @@ use bootsource_guest::contract::{op, ContractInfo, CONTRACT_MAJOR};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasmtime::{
-    Caller, Config, Engine, InstancePre, Linker, Memory, Module, ResourceLimiter, Store, Trap,
+    Caller, Config, Engine, InstancePre, Linker, Memory, Module, OptLevel, ResourceLimiter, Store,
+    Trap,
 };
 
 /// The guest module this binary was built with.
@@ -162,6 +163,9 @@ impl Runtime {
         let mut config = Config::new();
         config.consume_fuel(true);
         config.epoch_interruption(true);
+        // A call runs for milliseconds, while compiling the module takes
+        // seconds; unoptimised code compiles several times faster.
+        config.cranelift_opt_level(OptLevel::None);
         let engine = Engine::new(&config).map_err(RuntimeError::Compile)?;
         let module = Module::new(&engine, wasm).map_err(RuntimeError::Compile)?;
         let mut linker = Linker::new(&engine);

@@ -313,3 +313,135 @@ fn other_module_is_loaded_with_module_flag() {
         stderr(&output)
     );
 }
+
+const SNAPSHOT: &str = include_str!("data/snapshot.yaml");
+const SNAPSHOT_NOW: &str = "2026-01-15T10:00:00Z";
+
+/// Runs `plan -o json` on `documents` joined into one YAML file, with any
+/// `extra` arguments, and returns the plan.
+fn plan_json(test: &str, documents: &[&str], extra: &[&str]) -> Value {
+    let dir = scratch(test);
+    let file = write(&dir, "snapshot.yaml", &documents.join("\n---\n"));
+    let mut args = vec!["plan", "-f", &file, "-o", "json", "--now", SNAPSHOT_NOW];
+    args.extend_from_slice(extra);
+    let output = bootsource(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    serde_json::from_slice(&output.stdout).expect("JSON plan")
+}
+
+fn snapshot_documents() -> Vec<&'static str> {
+    SNAPSHOT.split("\n---\n").collect()
+}
+
+fn actions(plan: &Value) -> &Vec<Value> {
+    plan["actions"].as_array().expect("the plan has actions")
+}
+
+#[test]
+fn templates_stage_only_changes_hco_and_ssp() {
+    let plan = plan_json(
+        "stages-templates",
+        &snapshot_documents(),
+        &["--stages", "templates"],
+    );
+    let kinds: Vec<&str> = actions(&plan)
+        .iter()
+        .filter_map(|a| a["object"]["kind"].as_str())
+        .collect();
+    assert!(!kinds.is_empty());
+    for kind in &kinds {
+        assert!(
+            *kind == "HyperConverged" || *kind == "SSP",
+            "unexpected {kind} action in {kinds:?}"
+        );
+    }
+}
+
+#[test]
+fn all_stages_reach_crons_and_imports() {
+    let plan = plan_json("stages-all", &snapshot_documents(), &[]);
+    let kinds: Vec<&str> = actions(&plan)
+        .iter()
+        .filter_map(|a| a["object"]["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"DataImportCron"), "{kinds:?}");
+    assert!(kinds.contains(&"SSP"), "{kinds:?}");
+}
+
+#[test]
+fn stages_flag_matches_default_when_all_listed() {
+    let documents = snapshot_documents();
+    let default = plan_json("stages-default", &documents, &[]);
+    let listed = plan_json(
+        "stages-listed",
+        &documents,
+        &["--stages", "imports,templates,crons"],
+    );
+    assert_eq!(actions(&default), actions(&listed));
+}
+
+#[test]
+fn unknown_stage_is_rejected() {
+    let dir = scratch("stages-unknown");
+    let file = write(&dir, "snapshot.yaml", SNAPSHOT);
+    let output = bootsource(&["plan", "-f", &file, "--stages", "templates,cleanup"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("cleanup"), "{}", stderr(&output));
+}
+
+#[test]
+fn snapshot_plan_ignores_document_order() {
+    let documents = snapshot_documents();
+    assert!(documents.len() >= 8, "{} documents", documents.len());
+    let expected = plan_json("order-original", &documents, &[]);
+
+    let reversed: Vec<&str> = documents.iter().rev().copied().collect();
+    let mut rotated = documents.clone();
+    rotated.rotate_left(3);
+    let odd = documents.iter().skip(1).step_by(2);
+    let even = documents.iter().step_by(2);
+    let interleaved: Vec<&str> = odd.chain(even).copied().collect();
+
+    for (name, order) in [
+        ("order-reversed", reversed),
+        ("order-rotated", rotated),
+        ("order-interleaved", interleaved),
+    ] {
+        let plan = plan_json(name, &order, &[]);
+        assert_eq!(actions(&plan), actions(&expected), "{name}");
+    }
+}
+
+#[test]
+fn snapshot_plan_actions_have_reasons() {
+    let plan = plan_json("reasons", &snapshot_documents(), &[]);
+    assert!(!actions(&plan).is_empty());
+    for action in actions(&plan) {
+        let reason = action["reason"].as_str().unwrap_or("");
+        assert!(!reason.trim().is_empty(), "no reason: {action}");
+    }
+}
+
+#[test]
+fn snapshot_plan_deletes_carry_preconditions() {
+    let plan = plan_json("preconditions", &snapshot_documents(), &[]);
+    let deletes: Vec<&Value> = actions(&plan)
+        .iter()
+        .filter(|a| a["action"] == "delete")
+        .collect();
+    assert!(
+        !deletes.is_empty(),
+        "the snapshot has a retired cron to delete"
+    );
+    for delete in deletes {
+        let uid = delete["preconditions"]["uid"].as_str().unwrap_or("");
+        let version = delete["preconditions"]["resourceVersion"]
+            .as_str()
+            .unwrap_or("");
+        assert!(!uid.is_empty(), "no uid precondition: {delete}");
+        assert!(
+            !version.is_empty(),
+            "no resourceVersion precondition: {delete}"
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! Shared test support: builders for requests and the table of
 //! templates-stage cases that run both natively and in the wasm module.
 
+pub mod parity;
 pub mod templates_cases;
 
 use serde_json::{json, Value};

@@ -6,6 +6,7 @@
 
 pub mod plan;
 pub mod schedule;
+pub mod simulate;
 pub mod validate;
 pub mod webhook;
 
@@ -42,6 +43,9 @@ pub enum Command {
     /// Serve the admission webhooks, the Gatekeeper external-data provider
     /// and the Kyverno apiCall service over TLS.
     Webhook(webhook::WebhookArgs),
+    /// Run the reconcile chain over simulated time against a digest
+    /// timeline and report imports, DataSource switches and clean-up.
+    Simulate(simulate::SimulateArgs),
     /// Print the built-in example HyperConverged (OKD 4.12 form).
     Example,
 }
@@ -105,6 +109,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Schedule(args) => schedule::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Webhook(args) => webhook::run(&args),
+        Command::Simulate(args) => simulate::run(&args),
         Command::Example => {
             print!("{EXAMPLE_HYPERCONVERGED}");
             Ok(())

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use bootsource_guest::contract::{op, PlanRequest};
+use bootsource_guest::contract::{op, PlanRequest, Stage};
 use bootsource_guest::plan::Plan;
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::{CliError, ModuleArgs, EXAMPLE_HYPERCONVERGED};
 use crate::input::{self, Objects, Origin};
@@ -34,6 +34,17 @@ pub struct PlanArgs {
     /// The current time (RFC 3339); defaults to the system clock.
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
+    /// Stages to run, comma-separated; they always run in chain order
+    /// (templates, crons, imports). Leave out `crons` and `imports` on a
+    /// cluster where SSP and CDI already reconcile the DataImportCrons.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "STAGES",
+        value_delimiter = ',',
+        default_value = "templates,crons,imports"
+    )]
+    pub stages: Vec<StageArg>,
     /// Golden-image namespace for templates that set none.
     #[arg(long, value_name = "NAMESPACE", default_value = "kubevirt-os-images")]
     pub os_images_namespace: String,
@@ -46,6 +57,27 @@ pub struct PlanArgs {
     pub output: Format,
     #[command(flatten)]
     pub module: ModuleArgs,
+}
+
+/// A stage of the reconcile chain, as named on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StageArg {
+    /// HCO: HyperConverged spec to boot-source templates, status and SSP CR.
+    Templates,
+    /// SSP: templates to DataImportCrons and DataSource labels.
+    Crons,
+    /// CDI: DataImportCrons to imports, DataSource updates and clean-up.
+    Imports,
+}
+
+impl From<StageArg> for Stage {
+    fn from(stage: StageArg) -> Self {
+        match stage {
+            StageArg::Templates => Stage::Templates,
+            StageArg::Crons => Stage::Crons,
+            StageArg::Imports => Stage::Imports,
+        }
+    }
 }
 
 /// Runs `bootsource plan`.
@@ -83,7 +115,7 @@ pub fn run(args: &PlanArgs) -> Result<(), CliError> {
     let request = PlanRequest {
         hco_version: Some(args.hco_version.clone()),
         now: Some(args.now.clone().unwrap_or_else(now_rfc3339)),
-        stages: None,
+        stages: Some(args.stages.iter().copied().map(Stage::from).collect()),
         common_templates,
         admission_defaults: Some(!args.no_admission_defaults),
         os_images_namespace: Some(args.os_images_namespace.clone()),
