@@ -21,6 +21,7 @@ pub extern "C" fn wapc_init() {
     register_function(kubewarden::op::PROTOCOL_VERSION, |p| {
         Ok(kubewarden::protocol_version(p))
     });
+    register_function(op::ADMISSION_REVIEW, admission_review);
 }
 
 fn contract(payload: &[u8]) -> CallResult {
@@ -41,4 +42,8 @@ fn schedule(payload: &[u8]) -> CallResult {
 
 fn validate_objects(payload: &[u8]) -> CallResult {
     Ok(dispatch(op::VALIDATE_OBJECTS, payload))
+}
+
+fn admission_review(payload: &[u8]) -> CallResult {
+    Ok(dispatch(op::ADMISSION_REVIEW, payload))
 }
