@@ -1,6 +1,7 @@
 //! `bootsource webhook`: serves the admission webhooks, the Gatekeeper
 //! external-data provider and the Kyverno `apiCall` service over TLS.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,7 +25,7 @@ pub enum LogFormat {
 
 #[derive(Debug, Args)]
 pub struct WebhookArgs {
-    /// Address and port to listen on.
+    /// IP address and TCP port to listen on; port 0 picks a free port.
     #[arg(long, value_name = "ADDRESS", default_value = webhook::DEFAULT_LISTEN)]
     pub listen: SocketAddr,
     /// PEM file with the server certificate chain, leaf first. Reloaded
@@ -37,8 +38,9 @@ pub struct WebhookArgs {
     /// Largest request body accepted, in bytes; larger requests get 413.
     #[arg(long, value_name = "BYTES", default_value_t = webhook::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
-    /// Time allowed for reading and reviewing one request, in seconds; a
-    /// request over it gets 503.
+    /// Time allowed, in seconds, for the TLS handshake, for a request's
+    /// headers, and for reading and reviewing its body; a body over it gets
+    /// 503. Also the module's time limit per review.
     #[arg(long, value_name = "SECONDS", default_value_t = webhook::DEFAULT_REQUEST_TIMEOUT_SECS,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout: u64,
@@ -50,7 +52,8 @@ pub struct WebhookArgs {
     /// kubevirt-os-images.
     #[arg(long, value_name = "NAMESPACE")]
     pub os_images_namespace: Option<String>,
-    /// Log format.
+    /// Format of the log lines on standard error; `RUST_LOG` sets the level
+    /// (default info).
     #[arg(long, value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
     #[command(flatten)]
@@ -70,7 +73,7 @@ pub fn run(args: &WebhookArgs) -> Result<(), CliError> {
     };
     let runtime = args.module.load_with_limits(limits)?;
     let reviewer = Reviewer::new(Arc::new(runtime), settings(args));
-    reviewer.check_settings().map_err(CliError::InvalidInput)?;
+    reviewer.check().map_err(CliError::InvalidInput)?;
 
     let config = WebhookConfig {
         listen: args.listen,
@@ -105,12 +108,15 @@ fn settings(args: &WebhookArgs) -> Value {
 }
 
 /// Sends logs to standard error; `RUST_LOG` overrides the default `info`
-/// level.
+/// level. A logger already installed is kept, with a warning.
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only on a terminal, so that log files and collectors get
+    // plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let result = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::admission::{self, Webhook};
 use super::outcome::{Outcome, VerdictLabel};
 use super::review::Reviewer;
-use super::{gatekeeper, kyverno};
+use super::{gatekeeper, kyverno, routes};
 
 /// What every request handler shares.
 pub struct State {
@@ -70,33 +70,32 @@ pub async fn serve(
 }
 
 async fn route(state: Arc<State>, request: Request<Incoming>) -> Outcome {
-    let endpoint = match (request.method(), request.uri().path()) {
-        (&Method::GET, "/healthz") => {
+    let path = request.uri().path();
+    let endpoint = match path {
+        routes::HEALTHZ if request.method() == Method::GET => {
             return Outcome::ok(json!({"status": "ok"}), VerdictLabel::None);
         }
-        (&Method::POST, "/validate") => Endpoint::Validate,
-        (&Method::POST, "/mutate") => Endpoint::Mutate,
-        (&Method::POST, "/gatekeeper/provider") => Endpoint::GatekeeperProvider,
-        (&Method::POST, "/kyverno/validate") => Endpoint::KyvernoValidate,
-        (
-            method,
-            path @ ("/validate" | "/mutate" | "/gatekeeper/provider" | "/kyverno/validate"),
-        ) => {
-            return Outcome::error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("{method} is not allowed on {path}; use POST"),
-            );
+        routes::VALIDATE => Endpoint::Validate,
+        routes::MUTATE => Endpoint::Mutate,
+        routes::GATEKEEPER_PROVIDER => Endpoint::GatekeeperProvider,
+        routes::KYVERNO_VALIDATE => Endpoint::KyvernoValidate,
+        routes::HEALTHZ => {
+            return method_not_allowed(request.method(), path, "GET");
         }
-        (_, path) => {
+        _ => {
             return Outcome::error(
                 StatusCode::NOT_FOUND,
                 format!(
-                    "no endpoint at {path}; the endpoints are POST /validate, POST /mutate, \
-                     POST /gatekeeper/provider, POST /kyverno/validate and GET /healthz"
+                    "no endpoint at {path}; the endpoints are POST {}, GET {}",
+                    routes::POST.join(", POST "),
+                    routes::HEALTHZ
                 ),
             );
         }
     };
+    if request.method() != Method::POST {
+        return method_not_allowed(request.method(), path, "POST");
+    }
 
     let body = match read_json(&state, request).await {
         Ok(body) => body,
@@ -120,6 +119,13 @@ async fn route(state: Arc<State>, request: Request<Incoming>) -> Outcome {
         tracing::error!(error = %error, "the review task failed");
         Outcome::error(StatusCode::INTERNAL_SERVER_ERROR, "the review task failed")
     })
+}
+
+fn method_not_allowed(method: &Method, path: &str, allowed: &str) -> Outcome {
+    Outcome::error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed on {path}; use {allowed}"),
+    )
 }
 
 /// Checks the content type and size, reads the body and decodes it as

@@ -2,9 +2,7 @@
 //! a Gatekeeper external-data provider and a Kyverno `apiCall` service,
 //! all served over TLS from the same compiled module.
 //!
-//! Endpoints: `POST /validate`, `POST /mutate`, `POST
-//! /gatekeeper/provider`, `POST /kyverno/validate` and `GET /healthz`.
-//! The server speaks HTTP/1.1 only.
+//! Endpoints are listed in [`routes`]. The server speaks HTTP/1.1 only.
 
 mod admission;
 mod gatekeeper;
@@ -22,13 +20,34 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::runtime::Runtime;
 pub use review::Reviewer;
 pub use tls::TlsError;
+
+/// Paths the server serves. The files under `policies/` point at these.
+pub mod routes {
+    /// `POST`: AdmissionReview v1 for a validating webhook.
+    pub const VALIDATE: &str = "/validate";
+    /// `POST`: AdmissionReview v1 for a mutating webhook; the reply carries
+    /// the defaults as a base64 JSONPatch.
+    pub const MUTATE: &str = "/mutate";
+    /// `POST`: Gatekeeper external-data `ProviderRequest`.
+    pub const GATEKEEPER_PROVIDER: &str = "/gatekeeper/provider";
+    /// `POST`: the body of a Kyverno `apiCall` service call.
+    pub const KYVERNO_VALIDATE: &str = "/kyverno/validate";
+    /// `GET`: returns 200 while the server runs.
+    pub const HEALTHZ: &str = "/healthz";
+    /// Every `POST` route, which take a JSON body.
+    pub const POST: [&str; 4] = [VALIDATE, MUTATE, GATEKEEPER_PROVIDER, KYVERNO_VALIDATE];
+}
+
+/// API version of the Gatekeeper external-data protocol the provider
+/// endpoint speaks.
+pub use gatekeeper::API_VERSION as GATEKEEPER_API_VERSION;
 
 /// Default listen address: every interface, port 8443.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8443";
@@ -58,8 +77,10 @@ pub struct WebhookConfig {
     pub tls_key: PathBuf,
     /// Largest request body accepted, in bytes; larger ones get 413.
     pub max_body_bytes: usize,
-    /// Time for the TLS handshake, and separately for reading and
-    /// reviewing one request; a request over it gets 503.
+    /// Time allowed for each of three steps: the TLS handshake, reading a
+    /// request's headers, and reading plus reviewing its body. A body not
+    /// read and reviewed in time gets 503; the other two close the
+    /// connection.
     pub request_timeout: Duration,
 }
 
@@ -163,8 +184,13 @@ impl Server {
                     return;
                 }
             };
+            let header_timeout = state.request_timeout;
             let service = service_fn(move |request| http::serve(Arc::clone(&state), request));
+            // A client that sends its headers too slowly is cut off, so
+            // that idle half-open requests cannot pile up.
             if let Err(error) = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
                 .serve_connection(TokioIo::new(tls), service)
                 .await
             {

@@ -4,7 +4,7 @@
 use hyper::StatusCode;
 use serde_json::{json, Value};
 
-use super::review::Review;
+use bootsource_guest::admission::Verdict;
 
 /// How a request ended, for the request log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +31,7 @@ impl VerdictLabel {
         }
     }
 
-    pub fn of(review: &Review) -> Self {
+    pub fn of(review: &Verdict) -> Self {
         if review.allowed {
             VerdictLabel::Allowed
         } else {

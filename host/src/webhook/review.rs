@@ -1,43 +1,25 @@
-//! Runs admission reviews through the module's Kubewarden `validate`
-//! operation and turns the result into a verdict with an RFC 6902 patch.
+//! Runs admission reviews through the module's `admissionReview`
+//! operation, the same review the Kubewarden and OPA surfaces serve.
 
 use std::sync::Arc;
 
-use serde::Deserialize;
+use bootsource_guest::admission::Verdict;
+use bootsource_guest::contract::{op, AdmissionReviewRequest};
 use serde_json::{json, Value};
 
 use crate::runtime::{Runtime, RuntimeError};
 
-/// Module operation that reviews one AdmissionRequest.
-const VALIDATE: &str = "validate";
-
-/// The outcome of one review, as every endpoint reports it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Review {
-    pub allowed: bool,
-    /// Why the request was rejected.
-    pub message: Option<String>,
-    /// HTTP status code of a rejection, set for requests that could not be
-    /// read.
-    pub code: Option<u16>,
-    pub warnings: Vec<String>,
-    /// RFC 6902 operations that turn the object into the defaulted one;
-    /// empty when nothing changes or the request was rejected.
-    pub patch: Vec<Value>,
-}
-
-/// Kubewarden `ValidationResponse` as the module returns it.
-#[derive(Debug, Deserialize)]
-struct ValidationResponse {
-    accepted: bool,
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    code: Option<u16>,
-    #[serde(default)]
-    mutated_object: Option<Value>,
-    #[serde(default)]
-    warnings: Option<Vec<String>>,
+/// Why a review could not be made. A rejection is not an error: it is a
+/// [`Verdict`] with `allowed: false`.
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    /// The module failed: a trap, a limit, or a reply it could not decode.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// The module returned an error value, for example for invalid
+    /// settings.
+    #[error("the module rejected the review request: {0}")]
+    Guest(bootsource_guest::Error),
 }
 
 /// Reviews AdmissionRequests with the module. Cheap to clone; every clone
@@ -51,70 +33,54 @@ pub struct Reviewer {
 
 impl Reviewer {
     /// Creates a reviewer; `settings` are the Kubewarden policy settings
-    /// (`hcoVersion`, `osImagesNamespace`), `null` for the defaults.
+    /// (`hcoVersion`, `osImagesNamespace`), `null` or `{}` for the defaults.
     pub fn new(runtime: Arc<Runtime>, settings: Value) -> Self {
         Reviewer { runtime, settings }
     }
 
-    /// Checks the settings with the module's `validate_settings`, so that a
-    /// bad setting fails at start-up rather than on every request.
-    pub fn check_settings(&self) -> Result<(), String> {
-        let payload = serde_json::to_vec(&self.settings).map_err(|e| e.to_string())?;
-        let bytes = self
-            .runtime
-            .call("validate_settings", &payload)
-            .map_err(|e| e.to_string())?;
-        let reply: Value = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
-        if reply.get("valid").and_then(Value::as_bool) == Some(true) {
-            return Ok(());
+    /// Checks that the module serves `admissionReview` and accepts the
+    /// settings, so that a bad module or setting fails at start-up rather
+    /// than on every request. The error is a message for the operator.
+    pub fn check(&self) -> Result<(), String> {
+        let contract = self.runtime.contract();
+        if !contract
+            .operations
+            .iter()
+            .any(|o| o == op::ADMISSION_REVIEW)
+        {
+            return Err(format!(
+                "the module (contract {}.{}) does not serve the {:?} operation; \
+                 use a module built from this bootsource release or drop --module",
+                contract.major,
+                contract.minor,
+                op::ADMISSION_REVIEW
+            ));
         }
-        Err(reply
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("the module rejected the settings")
-            .to_string())
+        let request = AdmissionReviewRequest {
+            request: json!({"operation": "DELETE"}),
+            settings: self.settings.clone(),
+        };
+        match self
+            .runtime
+            .call_json::<_, Verdict>(op::ADMISSION_REVIEW, &request)
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(format!("invalid settings: {error}")),
+            Err(error) => Err(error.to_string()),
+        }
     }
 
     /// Reviews one AdmissionRequest. Blocks while the module runs, so call
-    /// it from a blocking task. The error is a failure of the module, not a
-    /// rejection.
-    pub fn review(&self, request: &Value) -> Result<Review, RuntimeError> {
-        let payload = json!({"request": request, "settings": self.settings});
-        let payload = serde_json::to_vec(&payload).map_err(|e| RuntimeError::Response {
-            operation: VALIDATE.into(),
-            message: format!("request could not be encoded: {e}"),
-        })?;
-        let bytes = self.runtime.call(VALIDATE, &payload)?;
-        let response: ValidationResponse =
-            serde_json::from_slice(&bytes).map_err(|e| RuntimeError::Response {
-                operation: VALIDATE.into(),
-                message: e.to_string(),
-            })?;
-
-        // The module returns the defaulted object; the API server wants the
-        // operations that produce it.
-        let patch = match (&response.mutated_object, request.get("object")) {
-            (Some(mutated), Some(object)) if response.accepted => {
-                let operations = json_patch::diff(object, mutated);
-                match serde_json::to_value(&operations) {
-                    Ok(Value::Array(operations)) => operations,
-                    _ => {
-                        return Err(RuntimeError::Response {
-                            operation: VALIDATE.into(),
-                            message: "the patch could not be encoded".into(),
-                        })
-                    }
-                }
-            }
-            _ => Vec::new(),
+    /// it from a blocking task. A request the module cannot read is a
+    /// rejection with code 400, not an error.
+    pub fn review(&self, request: &Value) -> Result<Verdict, ReviewError> {
+        let request = AdmissionReviewRequest {
+            request: request.clone(),
+            settings: self.settings.clone(),
         };
-        Ok(Review {
-            allowed: response.accepted,
-            message: response.message,
-            code: response.code,
-            warnings: response.warnings.unwrap_or_default(),
-            patch,
-        })
+        self.runtime
+            .call_json(op::ADMISSION_REVIEW, &request)?
+            .map_err(ReviewError::Guest)
     }
 }
 

@@ -1,229 +1,16 @@
-//! The webhook server over real HTTPS on 127.0.0.1: AdmissionReviews from
-//! `tests/test_data/admission/`, Gatekeeper provider and Kyverno calls, the
-//! request limits, and reloading the certificate.
+//! Each endpoint over HTTPS: AdmissionReviews from the shared fixtures,
+//! Gatekeeper provider and Kyverno calls, bad input, the request limits,
+//! and reloading the certificate.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use bootsource::runtime::Runtime;
-use bootsource::webhook::{self, Reviewer, Server, WebhookConfig};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper::{Request, StatusCode};
-use hyper_util::rt::TokioIo;
-use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, RootCertStore};
+use bootsource::webhook;
+use hyper::StatusCode;
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 
-/// Returns the compiled module, shared by every test in this process.
-fn runtime() -> Arc<Runtime> {
-    static RUNTIME: OnceLock<Arc<Runtime>> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| Arc::new(Runtime::embedded().expect("the embedded module loads")))
-        .clone()
-}
-
-/// A test certificate authority and the server certificates it signs.
-struct TestCa {
-    params: CertificateParams,
-    key: KeyPair,
-    der: CertificateDer<'static>,
-}
-
-impl TestCa {
-    fn new() -> Self {
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "bootsource test CA");
-        let key = KeyPair::generate().expect("CA key");
-        let cert = params.clone().self_signed(&key).expect("CA certificate");
-        TestCa {
-            der: cert.der().clone(),
-            params,
-            key,
-        }
-    }
-
-    /// Returns a server certificate for localhost and 127.0.0.1 as PEM
-    /// (certificate, key) and its DER form.
-    fn server_cert(&self, common_name: &str) -> (String, String, CertificateDer<'static>) {
-        let issuer = self
-            .params
-            .clone()
-            .self_signed(&self.key)
-            .expect("CA certificate");
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("server parameters");
-        params.subject_alt_names = vec![
-            SanType::DnsName("localhost".try_into().expect("DNS name")),
-            SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-        ];
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, common_name);
-        let key = KeyPair::generate().expect("server key");
-        let cert = params
-            .signed_by(&key, &issuer, &self.key)
-            .expect("server certificate");
-        (cert.pem(), key.serialize_pem(), cert.der().clone())
-    }
-}
-
-/// A running server with its certificate files.
-struct TestServer {
-    address: SocketAddr,
-    ca: TestCa,
-    dir: PathBuf,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
-}
-
-impl TestServer {
-    async fn start(max_body_bytes: usize) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "bootsource-webhook-{}-{}",
-            std::process::id(),
-            unique()
-        ));
-        std::fs::create_dir_all(&dir).expect("temporary folder");
-        let ca = TestCa::new();
-        let (cert, key, _) = ca.server_cert("first");
-        write_atomically(&dir.join("tls.crt"), &cert);
-        write_atomically(&dir.join("tls.key"), &key);
-
-        let config = WebhookConfig {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            tls_cert: dir.join("tls.crt"),
-            tls_key: dir.join("tls.key"),
-            max_body_bytes,
-            request_timeout: Duration::from_secs(10),
-        };
-        let server = Server::bind(&config, Reviewer::new(runtime(), json!({})))
-            .await
-            .expect("the server binds");
-        let address = server.local_addr();
-        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server.serve_until(async {
-            let _ = stopped.await;
-        }));
-        TestServer {
-            address,
-            ca,
-            dir,
-            _shutdown: shutdown,
-        }
-    }
-
-    async fn default() -> Self {
-        Self::start(webhook::DEFAULT_MAX_BODY_BYTES).await
-    }
-
-    /// Opens a TLS connection that trusts only the test CA.
-    async fn connect(&self) -> tokio_rustls::client::TlsStream<TcpStream> {
-        let mut roots = RootCertStore::empty();
-        roots
-            .add(self.ca.der.clone())
-            .expect("the CA is a valid root");
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("protocol versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let stream = TcpStream::connect(self.address).await.expect("TCP connect");
-        let name = ServerName::try_from("localhost").expect("server name");
-        TlsConnector::from(Arc::new(config))
-            .connect(name, stream)
-            .await
-            .expect("TLS handshake")
-    }
-
-    /// Sends one request on a new connection; returns the status and body.
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        content_type: Option<&str>,
-        body: Vec<u8>,
-    ) -> (StatusCode, Vec<u8>) {
-        let tls = self.connect().await;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-            .await
-            .expect("HTTP handshake");
-        tokio::spawn(connection);
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", "localhost");
-        if let Some(content_type) = content_type {
-            request = request.header("content-type", content_type);
-        }
-        let request = request.body(Full::new(Bytes::from(body))).expect("request");
-        let response = sender.send_request(request).await.expect("response");
-        let status = response.status();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("response body")
-            .to_bytes()
-            .to_vec();
-        (status, body)
-    }
-
-    async fn post_json(&self, path: &str, body: &Value) -> (StatusCode, Value) {
-        let (status, bytes) = self
-            .send(
-                "POST",
-                path,
-                Some("application/json"),
-                body.to_string().into_bytes(),
-            )
-            .await;
-        let value = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|e| panic!("{path} returned invalid JSON ({e}): {bytes:?}"));
-        (status, value)
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-/// Writes a file through a rename, as a Secret volume update does.
-fn write_atomically(path: &Path, contents: &str) {
-    let temporary = path.with_extension(format!("tmp{}", unique()));
-    std::fs::write(&temporary, contents).expect("write");
-    std::fs::rename(&temporary, path).expect("rename");
-}
-
-fn fixture(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/test_data/admission")
-        .join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: failed to read: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: invalid JSON: {e}"))
-}
-
-fn message_of(response: &Value) -> &str {
-    response["status"]["message"].as_str().unwrap_or("")
-}
+use crate::support::{fixture, message_of, write_atomically, TestServer};
 
 #[tokio::test]
 async fn validate_admission_review_table() {
@@ -255,7 +42,7 @@ async fn validate_admission_review_table() {
             "hyperconverged-update-duplicate-rejected.json",
             false,
             "my-cron DataImportCronTable is already defined",
-            0,
+            1,
         ),
         (
             "pod-create-unexpected-kind-rejected.json",
@@ -479,10 +266,11 @@ async fn oversized_body_gets_413() {
 async fn body_at_limit_is_read() {
     let review = fixture("dataimportcron-create-accepted.json");
     let size = review.to_string().len();
-    let server = TestServer::start(size).await;
+    let timeout = Duration::from_secs(webhook::DEFAULT_REQUEST_TIMEOUT_SECS);
+    let server = TestServer::start(size, timeout).await;
     let (status, reply) = server.post_json("/validate", &review).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
-    let small = TestServer::start(size - 1).await;
+    let small = TestServer::start(size - 1, timeout).await;
     let (status, _) = small.post_json("/validate", &review).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 }
@@ -490,27 +278,22 @@ async fn body_at_limit_is_read() {
 #[tokio::test]
 async fn invalid_utf8_gets_400() {
     let server = TestServer::default().await;
-    let body = b"{\"request\": \"\xff\xfe\"}".to_vec();
-    let (status, bytes) = server
-        .send("POST", "/validate", Some("application/json"), body)
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    let reply: Value = serde_json::from_slice(&bytes).expect("JSON error body");
-    assert!(
-        reply["error"].as_str().unwrap_or("").contains("UTF-8"),
-        "{reply}"
-    );
+    for path in webhook::routes::POST {
+        let body = b"{\"request\": \"\xff\xfe\"}".to_vec();
+        let (status, bytes) = server
+            .send("POST", path, Some("application/json"), body)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        let reply: Value = serde_json::from_slice(&bytes).expect("JSON error body");
+        let error = reply["error"].as_str().unwrap_or("");
+        assert!(error.contains("UTF-8"), "{path}: {reply}");
+    }
 }
 
 #[tokio::test]
 async fn malformed_json_gets_400() {
     let server = TestServer::default().await;
-    for path in [
-        "/validate",
-        "/mutate",
-        "/gatekeeper/provider",
-        "/kyverno/validate",
-    ] {
+    for path in webhook::routes::POST {
         let (status, bytes) = server
             .send(
                 "POST",
@@ -532,15 +315,15 @@ async fn non_json_content_type_gets_415() {
     let body = fixture("dataimportcron-create-accepted.json")
         .to_string()
         .into_bytes();
-    for content_type in [Some("text/plain"), Some("application/yaml"), None] {
-        let (status, _) = server
-            .send("POST", "/validate", content_type, body.clone())
-            .await;
-        assert_eq!(
-            status,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "{content_type:?}"
-        );
+    for path in webhook::routes::POST {
+        for content_type in [Some("text/plain"), Some("application/yaml"), None] {
+            let (status, _) = server.send("POST", path, content_type, body.clone()).await;
+            assert_eq!(
+                status,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{path}: {content_type:?}"
+            );
+        }
     }
     let (status, _) = server
         .send(
@@ -593,4 +376,176 @@ async fn certificate_reload_on_new_connection() {
 
     let (status, _) = server.send("GET", "/healthz", None, Vec::new()).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn review_without_request_gets_400() {
+    let server = TestServer::default().await;
+    let bodies = [
+        json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}),
+        json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": "x"}),
+    ];
+    for path in [webhook::routes::VALIDATE, webhook::routes::MUTATE] {
+        for body in &bodies {
+            let (status, reply) = server.post_json(path, body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+            let error = reply["error"].as_str().unwrap_or("");
+            assert!(error.contains("no request object"), "{path}: {reply}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn review_of_other_kind_gets_400() {
+    let server = TestServer::default().await;
+    let mut review = fixture("dataimportcron-create-accepted.json");
+    review["kind"] = json!("ConfigMap");
+    let (status, reply) = server.post_json(webhook::routes::VALIDATE, &review).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
+    let error = reply["error"].as_str().unwrap_or("");
+    assert!(error.contains("expected kind AdmissionReview"), "{reply}");
+
+    let (status, reply) = server
+        .post_json(webhook::routes::VALIDATE, &json!(["not", "a", "review"]))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
+    let error = reply["error"].as_str().unwrap_or("");
+    assert!(error.contains("found an array"), "{reply}");
+}
+
+#[tokio::test]
+async fn unreadable_object_denied_with_message() {
+    let server = TestServer::default().await;
+    let mut review = fixture("dataimportcron-create-accepted.json");
+    review["request"]["object"]["spec"]["schedule"] = json!(5);
+    for path in [webhook::routes::VALIDATE, webhook::routes::MUTATE] {
+        let (status, reply) = server.post_json(path, &review).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {reply}");
+        let response = &reply["response"];
+        assert_eq!(response["allowed"], false, "{path}: {reply}");
+        assert!(
+            message_of(response).contains("spec.schedule"),
+            "{path}: {reply}"
+        );
+        assert!(response.get("patch").is_none(), "{path}: {reply}");
+    }
+}
+
+#[tokio::test]
+async fn unsupported_operation_denied_with_code() {
+    let server = TestServer::default().await;
+    let mut review = fixture("dataimportcron-create-accepted.json");
+    review["request"]["operation"] = json!("PATCH");
+    let (status, reply) = server.post_json(webhook::routes::VALIDATE, &review).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply["response"]["allowed"], false, "{reply}");
+    assert_eq!(reply["response"]["status"]["code"], 400, "{reply}");
+}
+
+#[tokio::test]
+async fn delete_allowed_without_patch() {
+    let server = TestServer::default().await;
+    let mut review = fixture("hyperconverged-create-mutated.json");
+    let object = review["request"]["object"].take();
+    review["request"]["operation"] = json!("DELETE");
+    review["request"]["oldObject"] = object;
+    let (status, reply) = server.post_json(webhook::routes::MUTATE, &review).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply["response"]["allowed"], true, "{reply}");
+    assert!(reply["response"].get("patch").is_none(), "{reply}");
+}
+
+#[tokio::test]
+async fn oversized_body_gets_413_everywhere() {
+    let server = TestServer::start(64, Duration::from_secs(10)).await;
+    let body = json!({"padding": "x".repeat(100)});
+    for path in webhook::routes::POST {
+        let (status, reply) = server.post_json(path, &body).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {reply}");
+        let error = reply["error"].as_str().unwrap_or("");
+        assert!(error.contains("maximum of 64 bytes"), "{path}: {reply}");
+    }
+}
+
+#[tokio::test]
+async fn chunked_oversized_body_gets_413() {
+    // Without Content-Length the limit applies while the body is read.
+    let server = TestServer::start(64, Duration::from_secs(10)).await;
+    let body = "x".repeat(100);
+    let request = format!(
+        "POST /validate HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n\
+         transfer-encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+        body.len()
+    );
+    let reply = raw_exchange(&server, request.as_bytes(), Duration::from_secs(10)).await;
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+}
+
+#[tokio::test]
+async fn slow_body_gets_503_after_timeout() {
+    let server = TestServer::start(webhook::DEFAULT_MAX_BODY_BYTES, Duration::from_secs(1)).await;
+    // Announces 100 bytes and sends 2, then waits.
+    let request = "POST /validate HTTP/1.1\r\nhost: localhost\r\n\
+                   content-type: application/json\r\ncontent-length: 100\r\n\r\n{}";
+    let started = std::time::Instant::now();
+    let reply = raw_exchange(&server, request.as_bytes(), Duration::from_secs(10)).await;
+    assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
+    assert!(reply.contains("did not finish within 1 seconds"), "{reply}");
+    assert!(started.elapsed() >= Duration::from_secs(1));
+}
+
+/// Writes `request` on a new TLS connection and reads the reply until the
+/// server has sent a whole response or closes, or `limit` passes.
+async fn raw_exchange(server: &TestServer, request: &[u8], limit: Duration) -> String {
+    use std::future::poll_fn;
+    use std::pin::Pin;
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+    let mut tls = server.connect().await;
+    let mut written = 0;
+    while written < request.len() {
+        let count = poll_fn(|cx| Pin::new(&mut tls).poll_write(cx, &request[written..]))
+            .await
+            .expect("the request is written");
+        written += count;
+    }
+    poll_fn(|cx| Pin::new(&mut tls).poll_flush(cx))
+        .await
+        .expect("the request is flushed");
+
+    let mut reply = Vec::new();
+    let read = async {
+        loop {
+            let mut buffer = [0u8; 4096];
+            let mut chunk = ReadBuf::new(&mut buffer);
+            let result = poll_fn(|cx| Pin::new(&mut tls).poll_read(cx, &mut chunk)).await;
+            if result.is_err() || chunk.filled().is_empty() {
+                break;
+            }
+            reply.extend_from_slice(chunk.filled());
+            if response_complete(&reply) {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(limit, read).await;
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+/// True once `reply` holds the headers and the `content-length` bytes of
+/// body they announce.
+fn response_complete(reply: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(reply);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
+    let length = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    body.len() >= length
 }
