@@ -69,7 +69,7 @@ pub struct AdmissionRequest {
 }
 
 /// The outcome of a review.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Verdict {
     pub allowed: bool,

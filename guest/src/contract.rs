@@ -11,6 +11,7 @@ use chrono::Datelike;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::admission::{self, Verdict};
 use crate::crons::{self, source::SspInput, CronsInput};
 use crate::error::{Error, ErrorKind};
 use crate::hco_version::HcoVersion;
@@ -21,12 +22,13 @@ use crate::imports::{
 use crate::model::cdi::NamespacedName;
 use crate::plan::{ActionKind, Plan, Warning};
 use crate::snapshot::Snapshot;
+use crate::surface::kubewarden::Settings;
 use crate::templates::{self, common::CommonTemplateFile, StageSettings};
 
 /// Major version of the contract; changes break hosts.
 pub const CONTRACT_MAJOR: u32 = 1;
 /// Minor version of the contract; changes only add.
-pub const CONTRACT_MINOR: u32 = 5;
+pub const CONTRACT_MINOR: u32 = 6;
 
 /// Largest request accepted, in bytes (64 MiB). Bigger inputs are rejected
 /// with an error value before parsing.
@@ -47,6 +49,9 @@ pub mod op {
     pub const VALIDATE_OBJECTS: &str = "validateObjects";
     /// Runs the reconcile chain over simulated time, or one window of it.
     pub const SIMULATE: &str = "simulate";
+    /// Reviews one AdmissionRequest and returns the full verdict, with the
+    /// RFC 6902 patch and every finding. The webhook server serves this.
+    pub const ADMISSION_REVIEW: &str = "admissionReview";
 }
 
 /// Maximum number of fire times one `schedule` request may ask for.
@@ -195,6 +200,9 @@ pub fn dispatch(operation: &str, payload: &[u8]) -> Vec<u8> {
         op::SIMULATE => parse(payload)
             .and_then(|request| crate::simulate::simulate(&request))
             .and_then(|response| to_value(&response)),
+        op::ADMISSION_REVIEW => parse(payload)
+            .and_then(|request| admission_review(&request))
+            .and_then(|verdict| to_value(&verdict)),
         other => Err(Error {
             kind: ErrorKind::UnknownOperation,
             ..Error::invalid(format!(
@@ -220,6 +228,7 @@ fn operations() -> Vec<String> {
         op::SCHEDULE,
         op::VALIDATE_OBJECTS,
         op::SIMULATE,
+        op::ADMISSION_REVIEW,
     ]
     .iter()
     .map(|s| s.to_string())
@@ -252,6 +261,28 @@ pub fn parse<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, Error>
     let value: Value = serde_json::from_slice(payload)
         .map_err(|e| Error::invalid(format!("request is not valid JSON: {e}")))?;
     crate::error::from_value(&value)
+}
+
+/// Request of the `admissionReview` operation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AdmissionReviewRequest {
+    /// The AdmissionRequest, as the `request` of an AdmissionReview.
+    pub request: Value,
+    /// Kubewarden policy settings (`hcoVersion`, `osImagesNamespace`);
+    /// `null` or absent for the defaults.
+    #[serde(default)]
+    pub settings: Value,
+}
+
+/// Reviews one AdmissionRequest. Invalid settings are an error value; an
+/// AdmissionRequest that cannot be read is a rejection with code 400, as
+/// every admission surface reports it.
+pub fn admission_review(request: &AdmissionReviewRequest) -> Result<Verdict, Error> {
+    let settings = Settings::from_value(&request.settings)
+        .and_then(|settings| settings.review_settings())
+        .map_err(|error| error.within("settings"))?;
+    Ok(admission::review(&request.request, &settings))
 }
 
 /// Runs the requested stages on the request's objects.

@@ -1,31 +1,44 @@
 //! Admission rules of HyperConverged and DataImportCron, through the
-//! review entry point every admission surface uses.
+//! `admissionReview` operation, the review every admission surface serves.
+//! The workspace `tests` crate runs this file through the wasm module too.
 
-use bootsource_guest::admission::{review, ReviewSettings, Verdict};
-use bootsource_guest::hco_version::HcoVersion;
+use bootsource_guest::admission::Verdict;
+use bootsource_guest::contract::{op, AdmissionReviewRequest};
 use bootsource_guest::validation::Severity;
 use serde_json::{json, Value};
 
 mod support;
 
-fn settings(minor: u32) -> ReviewSettings {
-    ReviewSettings {
-        version: HcoVersion { minor },
-        ..ReviewSettings::default()
-    }
+/// Kubewarden settings that select HCO release `1.<minor>`.
+fn settings(minor: u32) -> Value {
+    json!({"hcoVersion": format!("1.{minor}")})
+}
+
+/// The default settings: the current HCO release.
+fn default_settings() -> Value {
+    json!({})
+}
+
+/// Reviews `request` through the module operation and returns the verdict.
+fn review(request: &Value, settings: &Value) -> Verdict {
+    let request = AdmissionReviewRequest {
+        request: request.clone(),
+        settings: settings.clone(),
+    };
+    support::call_typed(op::ADMISSION_REVIEW, &request).expect("the settings are valid")
 }
 
 fn create(object: Value) -> Verdict {
     review(
         &json!({"operation": "CREATE", "object": object}),
-        &ReviewSettings::default(),
+        &default_settings(),
     )
 }
 
 fn update(object: Value, old: Value) -> Verdict {
     review(
         &json!({"operation": "UPDATE", "object": object, "oldObject": old}),
-        &ReviewSettings::default(),
+        &default_settings(),
     )
 }
 
@@ -686,7 +699,7 @@ fn unexpected_kind_rejected() {
     let verdict = review(
         &json!({"operation": "CREATE", "kind": {"group": "", "version": "v1", "kind": "Pod"},
                 "object": {"apiVersion": "v1", "kind": "Pod"}}),
-        &ReviewSettings::default(),
+        &default_settings(),
     );
     assert!(!verdict.allowed);
     assert_eq!(verdict.code, Some(400));
@@ -708,7 +721,7 @@ fn malformed_request_rejected() {
                "kind": "DataImportCron", "spec": {"schedule": 5}}}),
     ];
     for request in cases {
-        let verdict = review(&request, &ReviewSettings::default());
+        let verdict = review(&request, &default_settings());
         assert!(!verdict.allowed, "{request}");
         assert!(verdict.message.is_some(), "{request}");
     }
@@ -718,7 +731,7 @@ fn malformed_request_rejected() {
 fn delete_is_allowed_unchecked() {
     let verdict = review(
         &json!({"operation": "DELETE", "oldObject": cron_with("/spec/schedule", json!("61 * * * *"))}),
-        &ReviewSettings::default(),
+        &default_settings(),
     );
     assert!(verdict.allowed);
 }
@@ -753,4 +766,16 @@ fn offline_validation_rejects_bad_version() {
     let error = support::call_typed::<_, ValidateResponse>("validateObjects", &request)
         .expect_err("the version is invalid");
     assert_eq!(error.field.as_deref(), Some("hcoVersion"));
+}
+
+#[test]
+fn review_operation_rejects_bad_settings() {
+    let request = AdmissionReviewRequest {
+        request: json!({"operation": "CREATE", "object": cron()}),
+        settings: json!({"hcoVersion": "9.9"}),
+    };
+    let error = support::call_typed::<_, Verdict>(op::ADMISSION_REVIEW, &request)
+        .expect_err("the version is invalid");
+    let field = error.field.as_deref().unwrap_or("");
+    assert!(field.starts_with("settings"), "{error}");
 }

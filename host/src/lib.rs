@@ -10,3 +10,4 @@ pub mod output;
 pub mod registry;
 pub mod runtime;
 pub mod store;
+pub mod webhook;

@@ -22,6 +22,7 @@ pub extern "C" fn wapc_init() {
     register_function(kubewarden::op::PROTOCOL_VERSION, |p| {
         Ok(kubewarden::protocol_version(p))
     });
+    register_function(op::ADMISSION_REVIEW, admission_review);
 }
 
 fn contract(payload: &[u8]) -> CallResult {
@@ -46,4 +47,8 @@ fn simulate(payload: &[u8]) -> CallResult {
 
 fn validate_objects(payload: &[u8]) -> CallResult {
     Ok(dispatch(op::VALIDATE_OBJECTS, payload))
+}
+
+fn admission_review(payload: &[u8]) -> CallResult {
+    Ok(dispatch(op::ADMISSION_REVIEW, payload))
 }

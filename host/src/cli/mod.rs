@@ -13,6 +13,7 @@ pub mod run;
 pub mod schedule;
 pub mod simulate;
 pub mod validate;
+pub mod webhook;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -49,6 +50,9 @@ pub enum Command {
     /// Check HyperConverged and DataImportCron objects offline as the
     /// admission webhooks would; exit 1 when any would be rejected.
     Validate(validate::ValidateArgs),
+    /// Serve the admission webhooks, the Gatekeeper external-data provider
+    /// and the Kyverno apiCall service over TLS.
+    Webhook(webhook::WebhookArgs),
     /// Run the reconcile chain over simulated time against a digest
     /// timeline and report imports, DataSource switches and clean-up.
     Simulate(simulate::SimulateArgs),
@@ -87,13 +91,18 @@ pub struct ModuleArgs {
 }
 
 impl ModuleArgs {
-    /// Loads the selected module.
+    /// Loads the selected module with the limits given by `--fuel` and
+    /// `--timeout`.
     pub fn load(&self) -> Result<Runtime, CliError> {
-        let limits = Limits {
+        self.load_with_limits(Limits {
             fuel: self.fuel,
             timeout: Duration::from_secs(self.timeout),
             ..Limits::default()
-        };
+        })
+    }
+
+    /// Loads the selected module with the given per-call limits.
+    pub fn load_with_limits(&self, limits: Limits) -> Result<Runtime, CliError> {
         let bytes = match &self.module {
             None => std::borrow::Cow::Borrowed(EMBEDDED_MODULE),
             Some(path) => std::borrow::Cow::Owned(std::fs::read(path).map_err(|e| {
@@ -161,6 +170,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plan(args) => plan::run(&args),
         Command::Schedule(args) => schedule::run(&args),
         Command::Validate(args) => validate::run(&args),
+        Command::Webhook(args) => webhook::run(&args),
         Command::Simulate(args) => simulate::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Explain(args) => explain::run(&args),
