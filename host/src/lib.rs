@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod controller;
 pub mod input;
+pub mod module_cache;
 pub mod output;
 pub mod registry;
 pub mod runtime;

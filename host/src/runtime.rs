@@ -1,6 +1,7 @@
 //! Runs `bootsource.wasm` under wasmtime as a waPC guest.
 //!
-//! The module is compiled once; each call gets a fresh store and instance,
+//! The module is compiled once per process (or loaded from the on-disk
+//! cache, see [`crate::module_cache`]); each call gets a fresh store and instance,
 //! so no state leaks between calls, and runs under three limits: fuel
 //! (instructions), an epoch deadline (wall-clock time) and a memory cap.
 
@@ -13,8 +14,7 @@ use bootsource_guest::contract::{op, ContractInfo, Envelope, CONTRACT_MAJOR};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasmtime::{
-    Caller, Config, Engine, InstancePre, Linker, Memory, Module, OptLevel, ResourceLimiter, Store,
-    Trap,
+    Caller, Config, Engine, InstancePre, Linker, Memory, OptLevel, ResourceLimiter, Store, Trap,
 };
 
 /// The guest module this binary was built with.
@@ -167,7 +167,8 @@ impl Runtime {
         // seconds; unoptimised code compiles several times faster.
         config.cranelift_opt_level(OptLevel::None);
         let engine = Engine::new(&config).map_err(RuntimeError::Compile)?;
-        let module = Module::new(&engine, wasm).map_err(RuntimeError::Compile)?;
+        let module =
+            crate::module_cache::load_or_compile(&engine, wasm).map_err(RuntimeError::Compile)?;
         let mut linker = Linker::new(&engine);
         link_wapc(&mut linker).map_err(RuntimeError::NotWapc)?;
         let pre = linker

@@ -807,3 +807,62 @@ fn fuel_limit_exits_one_with_hint() {
     assert!(text.contains("50000000 units"), "{text}");
     assert!(text.contains("--fuel"), "{text}");
 }
+
+fn bootsource_with_cache(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bootsource"))
+        .args(args)
+        .env("BOOTSOURCE_CACHE_DIR", dir)
+        .output()
+        .expect("the binary runs")
+}
+
+fn cached_modules(dir: &Path) -> Vec<PathBuf> {
+    fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn compiled_module_is_cached_once() {
+    let dir = scratch("module-cache-once");
+    let args = ["schedule", "0 * * * *", "--count", "1"];
+    let first = bootsource_with_cache(&dir, &args);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let second = bootsource_with_cache(&dir, &args);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert_eq!(stdout(&first), stdout(&second));
+    assert_eq!(cached_modules(&dir).len(), 1);
+}
+
+#[test]
+fn corrupt_cached_module_is_recompiled() {
+    let dir = scratch("module-cache-corrupt");
+    let args = ["schedule", "0 * * * *", "--count", "1"];
+    let first = bootsource_with_cache(&dir, &args);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let cached = cached_modules(&dir);
+    assert_eq!(cached.len(), 1);
+    fs::write(&cached[0], b"not a compiled module").expect("overwrite cache");
+    let second = bootsource_with_cache(&dir, &args);
+    assert!(second.status.success(), "{}", stderr(&second));
+    let repaired = fs::read(&cached[0]).expect("cache file");
+    assert_ne!(repaired, b"not a compiled module");
+}
+
+#[test]
+fn empty_cache_variable_turns_cache_off() {
+    let dir = scratch("module-cache-off");
+    let output = Command::new(env!("CARGO_BIN_EXE_bootsource"))
+        .args(["schedule", "0 * * * *", "--count", "1"])
+        .env("BOOTSOURCE_CACHE_DIR", "")
+        .env("XDG_CACHE_HOME", &dir)
+        .output()
+        .expect("the binary runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(cached_modules(&dir.join("bootsource")).is_empty());
+}

@@ -43,15 +43,11 @@ fn example_hyperconverged() -> Value {
 fn expected_crons(hyperconverged: &Value) -> Vec<ExpectedCron> {
     let runtime = Runtime::embedded().expect("module loads");
     let request = PlanRequest {
-        hco_version: None,
         now: Some("2026-01-01T00:00:00Z".into()),
         stages: Some(vec![Stage::Templates, Stage::Crons]),
-        common_templates: None,
         admission_defaults: Some(true),
-        os_images_namespace: None,
-        deleted_crons: None,
-        data_source_names: None,
         objects: vec![hyperconverged.clone()],
+        ..PlanRequest::default()
     };
     let plan: Plan = runtime
         .call_json(op::PLAN, &request)

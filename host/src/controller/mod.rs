@@ -344,14 +344,13 @@ impl Controller {
             hco_version: Some(self.settings.hco_version.clone()),
             now: Some(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
             stages: Some(self.settings.stages.clone()),
-            common_templates: None,
             admission_defaults: Some(true),
             os_images_namespace: Some(self.settings.os_images_namespace.clone()),
             // NOTE: the imports stage's clean-up after deleted crons needs
             // this list; the controller does not track deletions yet.
             deleted_crons: None,
-            data_source_names: None,
             objects: self.cache.snapshot(),
+            ..PlanRequest::default()
         };
         let runtime = self.runtime.clone();
         let started = Instant::now();
