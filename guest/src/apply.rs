@@ -137,7 +137,9 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
-fn restrict_to_subresource(patch: &Value, subresource: Option<&str>) -> Value {
+/// Keeps the part of a patch that a write to `subresource` may change: only
+/// `status` for the status subresource, everything but `status` otherwise.
+pub fn restrict_to_subresource(patch: &Value, subresource: Option<&str>) -> Value {
     let Value::Object(map) = patch else {
         return patch.clone();
     };
@@ -154,7 +156,9 @@ fn group(api_version: &str) -> &str {
     api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("")
 }
 
-fn preconditions_hold(object: &Value, action: &Action) -> bool {
+/// Checks the action's uid and resourceVersion preconditions against the
+/// stored object.
+pub fn preconditions_hold(object: &Value, action: &Action) -> bool {
     let Some(pre) = &action.preconditions else {
         return true;
     };

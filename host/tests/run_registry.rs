@@ -7,13 +7,17 @@ use std::fs;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+
+#[path = "support/process.rs"]
+mod process;
+use process::{bootsource, scratch, stderr, stdout};
 
 const OS_IMAGES: &str = "kubevirt-os-images";
 const REPOSITORY: &str = "disks/testdisk";
@@ -28,29 +32,6 @@ fn require_tool(tool: &str) {
         "`{tool}` is missing: install it with `apt-get install -y docker-registry skopeo qemu-utils` \
          (the registry tests need a real registry and cannot be skipped)"
     );
-}
-
-fn bootsource(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bootsource"))
-        .args(args)
-        .env("RUST_LOG", "info")
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).expect("scratch folder");
-    dir
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

@@ -3,34 +3,15 @@
 //! can be out of date.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-fn bootsource(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bootsource"))
-        .args(args)
-        .env("RUST_LOG", "info")
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).expect("scratch folder");
-    dir
-}
+#[path = "support/process.rs"]
+mod process;
+use process::{bootsource, scratch, stderr, stdout};
 
 /// Reads the stored object `kind/namespace/name`.
 fn object(state: &Path, kind: &str, namespace: &str, name: &str) -> Option<Value> {

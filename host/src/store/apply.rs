@@ -1,9 +1,9 @@
 //! Applies a plan's actions to the state folder as an API server would.
 
-use bootsource_guest::apply::merge_patch;
+use bootsource_guest::apply::{merge_patch, preconditions_hold, restrict_to_subresource};
 use bootsource_guest::imports::kind;
 use bootsource_guest::plan::{Action, ActionKind, MERGE_PATCH};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tracing::{debug, info, warn};
 
 use super::{ObjectKey, Store, StoreError};
@@ -169,37 +169,4 @@ fn same_content(old: &Value, new: &Value) -> bool {
         value
     };
     strip(old) == strip(new)
-}
-
-fn restrict_to_subresource(patch: &Value, subresource: Option<&str>) -> Value {
-    let Value::Object(map) = patch else {
-        return patch.clone();
-    };
-    let keep_status = subresource == Some("status");
-    let kept: Map<String, Value> = map
-        .iter()
-        .filter(|(key, _)| (key.as_str() == "status") == keep_status)
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    Value::Object(kept)
-}
-
-fn preconditions_hold(object: &Value, action: &Action) -> bool {
-    let Some(pre) = &action.preconditions else {
-        return true;
-    };
-    let field = |name: &str| {
-        object
-            .pointer(&format!("/metadata/{name}"))
-            .and_then(Value::as_str)
-    };
-    let uid_ok = pre
-        .uid
-        .as_deref()
-        .is_none_or(|uid| field("uid") == Some(uid));
-    let version_ok = pre
-        .resource_version
-        .as_deref()
-        .is_none_or(|rv| field("resourceVersion") == Some(rv));
-    uid_ok && version_ok
 }

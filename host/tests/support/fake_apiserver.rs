@@ -1,5 +1,5 @@
 //! A fake Kubernetes API server for tests. It is not Kubernetes: it keeps
-//! objects in memory, knows no schemas, runs no admission, finalizers or
+//! objects in memory, checks no schemas, runs no admission, finalizers or
 //! garbage collection, and serves plain HTTP on 127.0.0.1.
 //!
 //! What it does enforce, because the controller's correctness depends on
@@ -70,7 +70,7 @@ pub struct Logged {
     pub method: Method,
     pub path: String,
     pub status: u16,
-    /// True when an injected fault answered or delayed it.
+    /// True when an injected fault replied to it or delayed it.
     pub faulted: bool,
     /// The request body as text.
     pub body: String,
@@ -178,25 +178,8 @@ fn json_response(status: u16, body: &Value) -> Response<Body> {
     response
 }
 
-/// RFC 7386 merge of `patch` into `target`.
-pub fn merge_patch(target: &mut Value, patch: &Value) {
-    let Value::Object(patch_map) = patch else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = json!({});
-    }
-    if let Value::Object(target_map) = target {
-        for (key, value) in patch_map {
-            if value.is_null() {
-                target_map.remove(key);
-            } else {
-                merge_patch(target_map.entry(key.clone()).or_insert(Value::Null), value);
-            }
-        }
-    }
-}
+/// RFC 7386 merge patch, the same function the module applies plans with.
+pub use bootsource_guest::apply::merge_patch;
 
 impl FakeApiServer {
     /// Starts serving on a free port of 127.0.0.1.
