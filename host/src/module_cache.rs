@@ -49,7 +49,8 @@ pub fn load_or_compile(engine: &Engine, wasm: &[u8]) -> wasmtime::Result<Module>
     Ok(module)
 }
 
-/// The cache folder, or `None` when the cache is off or no folder is known.
+/// Returns the cache folder, or `None` when the cache is off or no folder is
+/// set.
 fn cache_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os(CACHE_DIR_ENV) {
         return (!dir.is_empty()).then(|| PathBuf::from(dir));
@@ -87,7 +88,8 @@ fn store(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
-/// A per-process counter, so two threads never share a temporary file.
+/// Returns a per-process counter value, so two threads never share a
+/// temporary file.
 fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);

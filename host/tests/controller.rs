@@ -390,7 +390,7 @@ async fn metrics_endpoint_reports_reconciles() {
     let running = start(&api, settings);
     wait_until("the crons and status exist", || converged(&api, &expected)).await;
 
-    // CDI would write the import time; the fake stands in for it.
+    // CDI would write the import time; the fake writes it instead.
     let cron = &expected[0];
     let cron_path = format!(
         "/apis/cdi.kubevirt.io/v1beta1/namespaces/{}/dataimportcrons/{}",

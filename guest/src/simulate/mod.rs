@@ -40,7 +40,7 @@ pub const DEFAULT_IMPORT_SECONDS: i64 = 20 * 60;
 /// Most publications a timeline may list. A year of daily publications
 /// for a hundred boot sources fits.
 pub const MAX_TIMELINE_ENTRIES: usize = 50_000;
-/// Longest import duration accepted, in seconds (30 days).
+/// Maximum import duration, in seconds (30 days).
 pub const MAX_IMPORT_SECONDS: i64 = 30 * 86_400;
 /// Name of the default StorageClass created when the input has none.
 pub const DEFAULT_STORAGE_CLASS: &str = "standard";

@@ -64,7 +64,7 @@ impl Applier<'_> {
     ///
     /// A rejected delete (409 on its preconditions) re-reads the object: if
     /// it is unchanged the delete is tried again, otherwise the fresh object
-    /// goes into the cache and [`Error::Stale`] tells the caller to plan again.
+    /// goes into the cache and the caller gets [`Error::Stale`] and plans again.
     pub async fn apply(&self, action: &Action) -> Result<Written, Error> {
         let object = action.object.to_string();
         let kind = kind_of(&action.object.api_version, &action.object.kind).ok_or_else(|| {

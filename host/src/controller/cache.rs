@@ -35,7 +35,7 @@ struct Objects {
 /// The latest known state of every watched object.
 ///
 /// Watch events and the controller's own write responses both update it,
-/// so the next plan sees the controller's writes even before their watch
+/// so the next plan includes the controller's writes even before their watch
 /// events arrive.
 pub struct Cache {
     objects: Mutex<Objects>,
@@ -87,7 +87,7 @@ impl Cache {
             .unwrap_or_default()
     }
 
-    /// Stores an object unless the cache already holds a newer version.
+    /// Stores an object unless the cache already contains a newer version.
     pub fn upsert(&self, object: Value) {
         let Some((kind, key)) = identity(&object) else {
             return;
@@ -102,7 +102,7 @@ impl Cache {
         self.changed.notify_one();
     }
 
-    /// Drops an object, unless the cache holds another incarnation of it
+    /// Drops an object, unless the cache contains another incarnation of it
     /// (same name, other uid), which a late delete event must not remove.
     pub fn remove(&self, object: &Value) {
         let Some((kind, key)) = identity(object) else {

@@ -3,7 +3,7 @@
 
 use kube::discovery::ApiResource;
 
-/// A resource kind the controller knows how to address.
+/// Resource kind the controller can read and write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Kind {
     /// API group; empty for the core group.

@@ -17,7 +17,7 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// suffix of the disk in the image). A later layer's disk replaces an
 /// earlier one's. The disk is written to `tmp_dir` first and renamed into
 /// place after an fsync, so `dest_dir` never contains half a disk. Returns the
-/// disk's path, or a message when no layer holds a disk.
+/// disk's path, or a message when no layer contains a disk.
 pub fn extract_disk(
     layers: &[PathBuf],
     tmp_dir: &Path,

@@ -33,7 +33,7 @@ pub struct RetryPolicy {
     pub cap: Duration,
 }
 
-/// What one round of imports did.
+/// Result of one round of imports.
 #[derive(Debug, Default)]
 pub struct ImportRound {
     /// DataVolumes whose status changed.
@@ -298,7 +298,7 @@ fn bind_pvc(store: &mut Store, data_volume: &Value, now: &str) -> Result<(), Sto
     Ok(())
 }
 
-/// Returns the storageClassName the DataVolume asks for, if any.
+/// Returns the storageClassName the DataVolume requests, if any.
 fn storage_class_of(data_volume: &Value) -> Option<String> {
     [
         "/spec/storage/storageClassName",

@@ -9,10 +9,10 @@ use serde_json::{json, Map, Value};
 use super::outcome::{request_kind, Outcome, VerdictLabel};
 use super::review::{type_name, Reviewer};
 
-/// AdmissionReview `apiVersion` answered when the request names none.
+/// AdmissionReview `apiVersion` of the response when the request names none.
 const ADMISSION_V1: &str = "admission.k8s.io/v1";
 
-/// Which webhook the API server called.
+/// Webhook the API server called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Webhook {
     /// The validating webhook: allowed or not, never a patch.
@@ -22,7 +22,7 @@ pub enum Webhook {
 }
 
 /// Reviews an AdmissionReview. A review without `request.uid` gets 400; a
-/// request the module cannot read is answered with `allowed: false` and
+/// request the module cannot read gets `allowed: false` and
 /// its message, because the API server shows that message to the user.
 pub fn handle(reviewer: &Reviewer, body: &Value, webhook: Webhook) -> Outcome {
     let (api_version, request, uid) = match read_review(body) {

@@ -17,7 +17,7 @@ pub const API_VERSION: &str = "externaldata.gatekeeper.sh/v1beta1";
 const REQUEST_KIND: &str = "ProviderRequest";
 const RESPONSE_KIND: &str = "ProviderResponse";
 
-/// Answers a `ProviderRequest`.
+/// Reviews each key of a `ProviderRequest`.
 pub fn handle(reviewer: &Reviewer, body: &Value) -> Outcome {
     let keys = match read_keys(body) {
         Ok(keys) => keys,

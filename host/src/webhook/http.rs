@@ -16,7 +16,7 @@ use super::outcome::{Outcome, VerdictLabel};
 use super::review::Reviewer;
 use super::{gatekeeper, kyverno, routes};
 
-/// What every request handler shares.
+/// State shared by every request handler.
 pub struct State {
     pub reviewer: Reviewer,
     /// Largest request body accepted, in bytes.

@@ -84,7 +84,7 @@ pub struct WebhookConfig {
     pub request_timeout: Duration,
 }
 
-/// What can go wrong starting the server.
+/// Error starting the server.
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
     #[error(transparent)]

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use bootsource_guest::admission::Verdict;
 
-/// How a request ended, for the request log.
+/// Result of a request, for the request log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VerdictLabel {
     Allowed,
@@ -53,7 +53,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// A successful reply.
+    /// Builds a successful reply.
     pub fn ok(body: Value, verdict: VerdictLabel) -> Self {
         Outcome {
             status: StatusCode::OK,
@@ -64,7 +64,7 @@ impl Outcome {
         }
     }
 
-    /// An error reply: `{"error": message}` with `status`.
+    /// Builds an error reply: `{"error": message}` with `status`.
     pub fn error(status: StatusCode, message: impl Into<String>) -> Self {
         Outcome {
             status,

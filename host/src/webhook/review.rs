@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::runtime::{Runtime, RuntimeError};
 
-/// Why a review could not be made. A rejection is not an error: it is a
+/// Error that stopped a review. A rejection is not an error: it is a
 /// [`Verdict`] with `allowed: false`.
 #[derive(Debug, thiserror::Error)]
 pub enum ReviewError {

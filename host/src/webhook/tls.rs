@@ -19,7 +19,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 
-/// What can go wrong loading the certificate and key.
+/// Error loading the certificate and key.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("{path}: failed to read the file: {source}")]

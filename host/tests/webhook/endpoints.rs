@@ -532,7 +532,7 @@ async fn raw_exchange(server: &TestServer, request: &[u8], limit: Duration) -> S
     String::from_utf8_lossy(&reply).into_owned()
 }
 
-/// True once `reply` holds the headers and the `content-length` bytes of
+/// True once `reply` contains the headers and the `content-length` bytes of
 /// body they announce.
 fn response_complete(reply: &[u8]) -> bool {
     let text = String::from_utf8_lossy(reply);
