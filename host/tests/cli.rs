@@ -521,6 +521,53 @@ fn simulate_huge_durations_are_rejected() {
     }
 }
 
+#[test]
+fn simulate_bad_options_are_named() {
+    let cases = [
+        (vec!["--duration", "0s"], "--duration"),
+        (vec!["--end", "2026-10-01T00:00:00Z"], "--end"),
+        (vec!["--failure-rate", "NaN"], "--failure-rate"),
+        (vec!["--failure-rate", "1.5"], "--failure-rate"),
+    ];
+    for (extra, option) in cases {
+        let mut args = vec!["simulate", "--example", "--start", "2026-11-01T00:00:00Z"];
+        args.extend(extra.iter().copied());
+        let output = bootsource(&args);
+        assert_eq!(output.status.code(), Some(1), "{extra:?}");
+        let text = stderr(&output);
+        assert!(text.starts_with(&format!("error: {option}:")), "{text}");
+        assert!(!text.contains("failureRate"), "{text}");
+    }
+}
+
+#[test]
+fn simulate_timeline_errors_name_the_file() {
+    let dir = scratch("timeline-error");
+    let timeline = dir.join("timeline.yaml");
+    std::fs::write(
+        &timeline,
+        "- time: 2026-11-02T00:00:00Z\n  source: docker://quay.io/containerdisks/fedora:latest\n  digest: nope\n",
+    )
+    .expect("timeline file");
+    let path = timeline.display().to_string();
+    let output = bootsource(&[
+        "simulate",
+        "--example",
+        "--start",
+        "2026-11-01T00:00:00Z",
+        "--duration",
+        "2d",
+        "--timeline",
+        &path,
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(
+        text.contains(&format!("{path}: timeline[0].digest")),
+        "{text}"
+    );
+}
+
 /// Runs bootsource with its standard output closed before it writes, as
 /// `bootsource ... | head -1` does once `head` has read its line.
 fn bootsource_closed_stdout(args: &[&str]) -> Output {

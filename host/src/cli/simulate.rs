@@ -154,9 +154,28 @@ pub fn run(args: &SimulateArgs) -> Result<(), CliError> {
             })?
         }
     };
+    if end <= start {
+        let option = if args.end.is_some() {
+            "--end"
+        } else {
+            "--duration"
+        };
+        return Err(CliError::InvalidInput(format!(
+            "{option}: the run must end after it starts ({} to {}); give a later --end or a \
+             --duration above 0",
+            format_time(start),
+            format_time(end)
+        )));
+    }
     let import_duration =
         parse_duration(&args.import_duration, "--import-duration", MAX_IMPORT_DAYS)
             .map_err(CliError::InvalidInput)?;
+    if !(0.0..=1.0).contains(&args.failure_rate) {
+        return Err(CliError::InvalidInput(format!(
+            "--failure-rate: {} is not a probability; give a number from 0.0 to 1.0",
+            args.failure_rate
+        )));
+    }
 
     let mut request = SimulateRequest {
         start: format_time(start),
@@ -179,7 +198,7 @@ pub fn run(args: &SimulateArgs) -> Result<(), CliError> {
         let response: SimulateResponse = runtime
             .call_json(op::SIMULATE, &request)
             .map_err(CliError::Runtime)?
-            .map_err(|e| CliError::InvalidInput(output::guest_error(&e, &objects.origins)))?;
+            .map_err(|e| CliError::InvalidInput(simulate_error(&e, args, &objects.origins)))?;
         if let Some(bar) = &progress {
             let reached = pause.min(end);
             bar.set_position(u64::try_from((reached - start).num_seconds()).unwrap_or(0));
@@ -207,6 +226,22 @@ pub fn run(args: &SimulateArgs) -> Result<(), CliError> {
     match args.output {
         Format::Table => super::print_stdout(&report_tables(&report)),
         format => super::print_stdout(&output::document(&report, format)),
+    }
+}
+
+/// Formats a module error; one about a timeline entry names the timeline
+/// file, because the module knows the entries only by their index.
+fn simulate_error(
+    error: &bootsource_guest::Error,
+    args: &SimulateArgs,
+    origins: &[input::Origin],
+) -> String {
+    let text = output::guest_error(error, origins);
+    match (&args.timeline, error.field.as_deref()) {
+        (Some(path), Some(field)) if field.starts_with("timeline") => {
+            format!("{}: {text}", path.display())
+        }
+        _ => text,
     }
 }
 
