@@ -1,6 +1,6 @@
 //! Printing plans and guest errors for people and for machines.
 
-use bootsource_guest::plan::Plan;
+use bootsource_guest::plan::{ActionKind, Plan};
 use bootsource_guest::Error;
 
 use crate::input::Origin;
@@ -55,6 +55,36 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     for row in rows {
         line(row.iter().map(String::as_str).collect());
     }
+    out
+}
+
+/// Formats a plan for people: the effective boot sources, when the
+/// templates stage ran, then one line per planned action.
+pub fn plan_tables(plan: &Plan) -> String {
+    let mut out = String::new();
+    if !plan.boot_sources.is_empty() {
+        out.push_str(&boot_source_table(plan));
+        out.push('\n');
+    }
+    if plan.actions.is_empty() {
+        out.push_str("no actions: the objects are up to date\n");
+        return out;
+    }
+    let rows: Vec<Vec<String>> = plan
+        .actions
+        .iter()
+        .map(|a| {
+            let verb = match a.action {
+                ActionKind::Create => "create",
+                ActionKind::Apply => "apply",
+                ActionKind::Patch if a.subresource.as_deref() == Some("status") => "patch status",
+                ActionKind::Patch => "patch",
+                ActionKind::Delete => "delete",
+            };
+            vec![verb.to_string(), a.object.to_string(), a.reason.clone()]
+        })
+        .collect();
+    out.push_str(&table(&["ACTION", "OBJECT", "REASON"], &rows));
     out
 }
 

@@ -50,6 +50,37 @@ fn example_prints_boot_source_table() {
 }
 
 #[test]
+fn plan_table_lists_actions_without_templates_stage() {
+    let output = bootsource(&["plan", "--example", "-o", "json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("plan JSON");
+    let ssp = plan["actions"]
+        .as_array()
+        .and_then(|actions| actions.iter().find(|a| a["object"]["kind"] == "SSP"))
+        .map(|a| a["body"].clone())
+        .expect("the example plan applies the SSP CR");
+    let dir = scratch("plan-crons-only");
+    let file = dir.join("ssp.json");
+    std::fs::write(&file, ssp.to_string()).expect("SSP file");
+    let path = file.display().to_string();
+
+    let output = bootsource(&["plan", "-f", &path, "--stages", "crons"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.starts_with("ACTION"), "{text}");
+    assert!(!text.contains("TEMPLATE"), "{text}");
+    let created = text.lines().any(|line| {
+        line.split_whitespace().take(3).collect::<Vec<_>>()
+            == [
+                "create",
+                "DataImportCron",
+                "kubevirt-os-images/fedora-image-cron",
+            ]
+    });
+    assert!(created, "{text}");
+}
+
+#[test]
 fn example_json_has_status_and_ssp_action() {
     let output = bootsource(&[
         "plan",

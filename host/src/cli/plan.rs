@@ -122,7 +122,7 @@ pub fn run(args: &PlanArgs) -> Result<(), CliError> {
         eprintln!("{line}");
     }
     match args.output {
-        Format::Table => super::print_stdout(&output::boot_source_table(&plan)),
+        Format::Table => super::print_stdout(&output::plan_tables(&plan)),
         format => super::print_stdout(&output::document(&plan, format)),
     }
 }
