@@ -83,7 +83,7 @@ pub fn check_feature_gates(
     if hc.common_import_gate.is_some() && version.deprecates_feature_gate() {
         review.findings.push(Finding::warning(
             "spec.featureGates.enableCommonBootImageImport",
-            crate::templates::gate::FEATURE_GATE_DEPRECATED,
+            "deprecated and ignored; use spec.enableCommonBootImageImport instead",
         ));
     }
     if !version.moves_multi_arch_gate_to_field() {
@@ -94,10 +94,7 @@ pub fn check_feature_gates(
     };
     let gate_path = hc.form.multi_arch_gate_path();
     let field_path = hc.form.multi_arch_field_path();
-    let deprecated = Finding::warning(
-        gate_path,
-        format!("{gate_path} is deprecated; use {field_path} instead"),
-    );
+    let deprecated = Finding::warning(gate_path, format!("deprecated; use {field_path} instead"));
     match hc.multi_arch_field {
         None => {
             review.copy_multi_arch_to_field = Some(gate);
