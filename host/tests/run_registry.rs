@@ -1,7 +1,9 @@
 //! `bootsource run` against a real OCI registry: Debian's `docker-registry`
 //! on 127.0.0.1 with containerdisk images built here and pushed by
 //! `skopeo`. Polls, imports byte for byte, repointing on a new digest,
-//! garbage collection, a registry outage and a crash mid-apply.
+//! garbage collection, a registry outage and a crash mid-apply, a registry
+//! that requires a login, a multi-architecture image and the error causes
+//! shown when HTTPS meets a plain-HTTP registry.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -14,7 +16,10 @@ mod process;
 #[path = "support/registry.rs"]
 mod registry;
 use process::{bootsource, scratch, stderr, stdout};
-use registry::{build_containerdisk, push, Registry, REPOSITORY};
+use registry::{
+    build_containerdisk, build_multiarch_containerdisk, push, push_all, served_digest, Registry,
+    REPOSITORY,
+};
 
 const OS_IMAGES: &str = "kubevirt-os-images";
 
@@ -84,21 +89,20 @@ fn volume_disk(state: &Path, name: &str) -> PathBuf {
 
 /// Runs passes until the DataSource points at `expected`, at most three.
 fn run_until_pointed(state: &str, hc: &str, registry: &Registry, expected: &str) -> String {
+    run_until_pointed_with(state, hc, registry, expected, &[])
+}
+
+/// Like [`run_until_pointed`], with `extra` arguments to `run`.
+fn run_until_pointed_with(
+    state: &str,
+    hc: &str,
+    registry: &Registry,
+    expected: &str,
+    extra: &[&str],
+) -> String {
     let mut log = String::new();
     for _ in 0..3 {
-        let output = bootsource(&[
-            "run",
-            "--state",
-            state,
-            "--once",
-            "--poll-now",
-            "-f",
-            hc,
-            "--insecure-registry",
-            &registry.host(),
-            "--registry-timeout",
-            "5s",
-        ]);
+        let output = run_once(state, hc, Some(registry), "5s", extra);
         log.push_str(&stderr(&output));
         assert!(output.status.success(), "{log}");
         if data_source_target(Path::new(state)).as_deref() == Some(expected) {
@@ -106,6 +110,68 @@ fn run_until_pointed(state: &str, hc: &str, registry: &Registry, expected: &str)
         }
     }
     log
+}
+
+/// Runs one pass that polls now; `insecure` is the registry to reach over
+/// plain HTTP.
+fn run_once(
+    state: &str,
+    hc: &str,
+    insecure: Option<&Registry>,
+    timeout: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let host = insecure.map(Registry::host);
+    let mut args = vec![
+        "run",
+        "--state",
+        state,
+        "--once",
+        "--poll-now",
+        "-f",
+        hc,
+        "--registry-timeout",
+        timeout,
+    ];
+    if let Some(host) = &host {
+        args.extend(["--insecure-registry", host.as_str()]);
+    }
+    args.extend(extra);
+    bootsource(&args)
+}
+
+/// Returns the cron's `Polled` condition, or null.
+fn polled_condition(state: &Path) -> Value {
+    object(state, "DataImportCron", OS_IMAGES, "testdisk-image-cron")
+        .and_then(|cron| {
+            cron["status"]["conditions"]
+                .as_array()
+                .and_then(|list| list.iter().find(|c| c["type"] == "Polled"))
+                .cloned()
+        })
+        .unwrap_or(Value::Null)
+}
+
+/// Writes a docker config file with `user:password` for `host`.
+fn docker_config(dir: &Path, name: &str, host: &str, user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let path = dir.join(name);
+    fs::write(
+        &path,
+        json!({ "auths": { host: { "auth": auth } } }).to_string(),
+    )
+    .expect("docker config");
+    path.display().to_string()
+}
+
+/// This machine's architecture as OCI names it.
+fn oci_architecture() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
 }
 
 fn listing(dir: &Path) -> Vec<String> {
@@ -214,6 +280,12 @@ fn registry_imports_update_and_outage() {
             .is_some_and(|m| m.contains(REPOSITORY)),
         "{polled}"
     );
+    assert!(
+        polled["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Connection refused")),
+        "the root cause is missing: {polled}"
+    );
     let explain = bootsource(&["explain", "testdisk-image-cron", "--state", &state_arg]);
     assert!(
         stdout(&explain).contains("the last registry poll failed"),
@@ -303,4 +375,136 @@ fn registry_missing_tag_fails_poll() {
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(error.contains("HEAD of the manifest failed"), "{error}");
+}
+
+#[test]
+fn registry_login_decides_poll_outcome() {
+    let dir = scratch("registry-login");
+    let registry = Registry::start_with_login(&dir, "tester", "s3cret");
+    let layout = dir.join("layout");
+    let (disk, digest) = build_containerdisk(&dir, &layout, "v1", "4M");
+    push(&layout, "v1", &registry, "latest");
+    let state = dir.join("state");
+    let state_arg = state.display().to_string();
+    let hc = hc_file(&dir, &registry);
+    let host = registry.host();
+
+    // The right credentials: the pass imports the pushed disk.
+    let good = docker_config(&dir, "good.json", &host, "tester", "s3cret");
+    let expected = import_name(&digest);
+    let log = run_until_pointed_with(
+        &state_arg,
+        &hc,
+        &registry,
+        &expected,
+        &["--registry-config", &good],
+    );
+    assert_eq!(data_source_target(&state), Some(expected.clone()), "{log}");
+    assert_eq!(
+        fs::read(volume_disk(&state, &expected)).ok(),
+        Some(disk),
+        "imported disk differs"
+    );
+
+    // Wrong credentials or none: the poll fails with a Polled False
+    // condition that states the refused login, and nothing is deleted.
+    let wrong = docker_config(&dir, "wrong.json", &host, "tester", "not-the-password");
+    let cases: [(&str, Vec<&str>, &str); 2] = [
+        (
+            "wrong credentials",
+            vec!["--registry-config", &wrong],
+            "the credentials given for it were refused",
+        ),
+        ("no credentials", vec![], "no credentials for it were given"),
+    ];
+    for (case, extra, detail) in cases {
+        let volumes = listing(&state.join("volumes"));
+        let objects = listing(&state.join("objects"));
+        let output = run_once(&state_arg, &hc, Some(&registry), "5s", &extra);
+        assert!(output.status.success(), "{case}: {}", stderr(&output));
+        let polled = polled_condition(&state);
+        assert_eq!(polled["status"], "False", "{case}: {polled}");
+        let message = polled["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(&format!(
+                "authentication failed (401) at registry {host}: {detail}"
+            )),
+            "{case}: {message}"
+        );
+        assert!(
+            stderr(&output).contains("authentication failed (401)"),
+            "{case}: the log lacks the cause"
+        );
+        assert_eq!(listing(&state.join("volumes")), volumes, "{case}");
+        assert_eq!(listing(&state.join("objects")), objects, "{case}");
+        assert_eq!(data_source_target(&state), Some(expected.clone()), "{case}");
+    }
+}
+
+#[test]
+fn registry_index_imports_host_architecture() {
+    let dir = scratch("registry-index");
+    let registry = Registry::start(&dir);
+    let layout = dir.join("layout");
+    let (disks, index_digest) =
+        build_multiarch_containerdisk(&dir, &layout, "multi", &[("amd64", "4M"), ("arm64", "6M")]);
+    assert_ne!(disks[0].1, disks[1].1, "the platforms' disks must differ");
+    push_all(&layout, "multi", &registry, "latest");
+
+    // The poll resolves the tag to the index's digest: the one the
+    // registry serves and the one built here.
+    let served = served_digest(&registry, "latest");
+    assert_eq!(served, index_digest, "skopeo changed the index");
+    let client = bootsource::registry::Registry::new(bootsource::registry::RegistryConfig {
+        insecure: vec![registry.host()],
+        auth: Default::default(),
+        timeout: Duration::from_secs(5),
+    })
+    .expect("client");
+    let url = format!("docker://{}/{REPOSITORY}:latest", registry.host());
+    assert_eq!(client.resolve(&url).map_err(|e| e.to_string()), Ok(served));
+
+    // The import is named after the index digest and contains the disk of
+    // this machine's architecture.
+    let state = dir.join("state");
+    let state_arg = state.display().to_string();
+    let hc = hc_file(&dir, &registry);
+    let expected = import_name(&index_digest);
+    let log = run_until_pointed(&state_arg, &hc, &registry, &expected);
+    assert_eq!(data_source_target(&state), Some(expected.clone()), "{log}");
+    let host_disk = disks
+        .iter()
+        .find(|(architecture, _)| architecture == oci_architecture())
+        .map(|(_, disk)| disk.clone());
+    assert!(host_disk.is_some(), "no image for {}", oci_architecture());
+    assert_eq!(
+        fs::read(volume_disk(&state, &expected)).ok(),
+        host_disk,
+        "the imported disk is not this architecture's"
+    );
+}
+
+#[test]
+fn registry_https_to_plain_http_hints() {
+    let dir = scratch("registry-plain-http");
+    let registry = Registry::start(&dir);
+    let state = dir.join("state");
+    let state_arg = state.display().to_string();
+    let hc = hc_file(&dir, &registry);
+    let host = registry.host();
+
+    // No --insecure-registry: the client speaks HTTPS to a plain-HTTP
+    // registry.
+    let output = run_once(&state_arg, &hc, None, "5s", &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let polled = polled_condition(&state);
+    assert_eq!(polled["status"], "False", "{polled}");
+    let message = polled["message"].as_str().unwrap_or_default();
+    let hint = format!("if {host} serves plain HTTP, pass `--insecure-registry {host}`");
+    assert!(message.contains(&hint), "no hint: {message}");
+    assert!(
+        message.to_ascii_lowercase().contains("ssl"),
+        "the TLS cause is missing: {message}"
+    );
+    assert!(stderr(&output).contains(&hint), "the log lacks the hint");
 }

@@ -65,6 +65,11 @@ impl AuthConfig {
         Ok(AuthConfig { basic })
     }
 
+    /// True when credentials for `registry` (`host[:port]`) were given.
+    pub fn has(&self, registry: &str) -> bool {
+        self.basic.contains_key(registry)
+    }
+
     /// Returns the credentials for `registry` (`host[:port]`), or anonymous
     /// access.
     pub fn for_registry(&self, registry: &str) -> RegistryAuth {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::OciDistributionError;
 use oci_client::manifest::{
     IMAGE_MANIFEST_LIST_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_INDEX_MEDIA_TYPE,
     OCI_IMAGE_MEDIA_TYPE,
@@ -131,11 +132,7 @@ impl Registry {
                 operation: "HEAD of the manifest",
                 timeout: self.config.timeout,
             })?
-            .map_err(|e| RegistryError::Request {
-                reference: name.clone(),
-                operation: "HEAD of the manifest",
-                message: e.to_string(),
-            })?;
+            .map_err(|e| self.request_error(&reference, "HEAD of the manifest", &e))?;
         debug!(reference = %name, %digest, "resolved");
         Ok(digest)
     }
@@ -163,8 +160,6 @@ impl Registry {
         let architecture = architecture.unwrap_or(host_architecture());
 
         let mut manifest = self.manifest(&reference, &digest)?;
-        // NOTE: the registry tests push single-platform images only; this
-        // index branch is covered by a unit test of the entry choice.
         if manifest.get("manifests").is_some() {
             let entry = pick_platform(&manifest, architecture).ok_or_else(|| {
                 RegistryError::InvalidImage {
@@ -225,6 +220,30 @@ impl Registry {
         extracted
     }
 
+    /// Wraps a failed request to `reference`'s registry: the message holds
+    /// the error's whole source chain and, where a cause is recognised, a
+    /// hint (see [`request_message`]).
+    fn request_error(
+        &self,
+        reference: &Reference,
+        operation: &'static str,
+        error: &(dyn std::error::Error + 'static),
+    ) -> RegistryError {
+        let registry = reference.resolve_registry();
+        RegistryError::Request {
+            reference: reference.whole(),
+            operation,
+            message: request_message(
+                error,
+                &RequestContext {
+                    registry,
+                    https: !self.config.insecure.iter().any(|host| host == registry),
+                    credentials: self.config.auth.has(registry),
+                },
+            ),
+        }
+    }
+
     /// Fetches the manifest `digest` of `reference`'s repository and checks
     /// that its bytes hash to that digest.
     fn manifest(&self, reference: &Reference, digest: &str) -> Result<Value, RegistryError> {
@@ -237,11 +256,7 @@ impl Registry {
                 self.client
                     .pull_manifest_raw(&by_digest, &auth, &MANIFEST_TYPES),
             )
-            .map_err(|e| RegistryError::Request {
-                reference: name.clone(),
-                operation: "GET of the manifest",
-                message: e.to_string(),
-            })?;
+            .map_err(|e| self.request_error(&by_digest, "GET of the manifest", &e))?;
         let actual = sha256_digest(&bytes);
         if actual != digest {
             return Err(RegistryError::DigestMismatch {
@@ -287,11 +302,7 @@ impl Registry {
             self.client
                 .pull_blob(reference, digest, file)
                 .await
-                .map_err(|e| RegistryError::Request {
-                    reference: name.clone(),
-                    operation: "GET of a blob",
-                    message: e.to_string(),
-                })
+                .map_err(|e| self.request_error(reference, "GET of a blob", &e))
         });
         if let Err(error) = pulled {
             let _ = std::fs::remove_file(&path);
@@ -309,6 +320,94 @@ impl Registry {
         }
         Ok(path)
     }
+}
+
+/// What a request error's message needs to know about the request.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestContext<'a> {
+    /// The registry, `host[:port]`.
+    pub registry: &'a str,
+    /// True when the client spoke HTTPS to the registry.
+    pub https: bool,
+    /// True when credentials for the registry were given.
+    pub credentials: bool,
+}
+
+/// Builds the message of a failed registry request: the error followed by
+/// each of its causes, joined by `: `, so that the root cause (such as
+/// `Connection refused` or a TLS alert) is kept. A refused login (HTTP
+/// 401) comes first, with the registry's name. A TLS failure towards a
+/// registry reached over HTTPS ends with a hint at `--insecure-registry`.
+pub fn request_message(
+    error: &(dyn std::error::Error + 'static),
+    request: &RequestContext,
+) -> String {
+    let chain = source_chain(error);
+    let registry = request.registry;
+    if is_unauthorized(error) {
+        let credentials = if request.credentials {
+            "the credentials given for it were refused"
+        } else {
+            "no credentials for it were given (--registry-config)"
+        };
+        return format!(
+            "authentication failed (401) at registry {registry}: {credentials}: {chain}"
+        );
+    }
+    if request.https && is_tls_failure(error) {
+        return format!(
+            "{chain}; if {registry} serves plain HTTP, pass `--insecure-registry {registry}`"
+        );
+    }
+    chain
+}
+
+/// Joins the text of `error` and of each of its sources with `: `. A
+/// source whose text the previous one already contains is left out.
+pub fn source_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(current) = next {
+        let text = current.to_string();
+        let repeated = parts.last().is_some_and(|last| last.contains(&text));
+        if !text.is_empty() && !repeated {
+            parts.push(text);
+        }
+        next = current.source();
+    }
+    parts.join(": ")
+}
+
+fn causes<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(error), |e| e.source())
+}
+
+/// True when the registry returned 401 Unauthorized.
+fn is_unauthorized(error: &(dyn std::error::Error + 'static)) -> bool {
+    causes(error).any(|cause| {
+        matches!(
+            cause.downcast_ref::<OciDistributionError>(),
+            Some(
+                OciDistributionError::UnauthorizedError { .. }
+                    | OciDistributionError::ServerError { code: 401, .. }
+            )
+        )
+    })
+}
+
+/// True when a cause is a failed TLS handshake or record, as when HTTPS
+/// meets a server that speaks plain HTTP. Certificate checks are not
+/// counted: those servers do speak TLS.
+fn is_tls_failure(error: &(dyn std::error::Error + 'static)) -> bool {
+    causes(error).any(|cause| {
+        let text = cause.to_string().to_ascii_lowercase();
+        let tls = ["ssl", "tls", "handshake", "wrong version number"]
+            .iter()
+            .any(|word| text.contains(word));
+        tls && !text.contains("certificate")
+    })
 }
 
 /// Parses `docker://host[:port]/repo[:tag][@digest]` into a reference.
@@ -407,6 +506,145 @@ mod tests {
     #[test]
     fn url_without_docker_scheme_rejected() {
         assert!(parse_url("oci-archive:///tmp/x.tar").is_err());
+    }
+
+    /// An error with a text and an optional source, for building chains.
+    #[derive(Debug)]
+    struct Link {
+        text: &'static str,
+        source: Option<Box<Link>>,
+    }
+
+    impl std::fmt::Display for Link {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.text)
+        }
+    }
+
+    impl std::error::Error for Link {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.source
+                .as_deref()
+                .map(|link| link as &(dyn std::error::Error + 'static))
+        }
+    }
+
+    fn chain(texts: &[&'static str]) -> Link {
+        let mut links = texts.iter().rev();
+        let mut link = Link {
+            text: links.next().copied().unwrap_or_default(),
+            source: None,
+        };
+        for text in links {
+            link = Link {
+                text,
+                source: Some(Box::new(link)),
+            };
+        }
+        link
+    }
+
+    const REGISTRY: &str = "127.0.0.1:5000";
+
+    fn context(https: bool, credentials: bool) -> RequestContext<'static> {
+        RequestContext {
+            registry: REGISTRY,
+            https,
+            credentials,
+        }
+    }
+
+    #[test]
+    fn request_message_keeps_every_cause() {
+        // (causes, HTTPS, expected message)
+        let cases: [(&[&'static str], bool, &str); 5] = [
+            (
+                &[
+                    "error sending request for url (http://127.0.0.1:5000/v2/)",
+                    "client error (Connect)",
+                    "tcp connect error",
+                    "Connection refused (os error 111)",
+                ],
+                false,
+                "error sending request for url (http://127.0.0.1:5000/v2/): client error (Connect): \
+                 tcp connect error: Connection refused (os error 111)",
+            ),
+            (
+                &[
+                    "error sending request for url (https://registry.invalid/v2/)",
+                    "client error (Connect)",
+                    "dns error",
+                    "failed to lookup address information: Name or service not known",
+                ],
+                true,
+                "error sending request for url (https://registry.invalid/v2/): client error \
+                 (Connect): dns error: failed to lookup address information: Name or service not known",
+            ),
+            (
+                &[
+                    "error sending request for url (https://127.0.0.1:5000/v2/)",
+                    "client error (Connect)",
+                    "error:0A00010B:SSL routines:ssl3_get_record:wrong version number",
+                ],
+                true,
+                "error sending request for url (https://127.0.0.1:5000/v2/): client error (Connect): \
+                 error:0A00010B:SSL routines:ssl3_get_record:wrong version number; \
+                 if 127.0.0.1:5000 serves plain HTTP, pass `--insecure-registry 127.0.0.1:5000`",
+            ),
+            (
+                &[
+                    "error sending request for url (https://127.0.0.1:5000/v2/)",
+                    "error:0A000086:SSL routines:tls_post_process_server_certificate:\
+                     certificate verify failed",
+                ],
+                true,
+                "error sending request for url (https://127.0.0.1:5000/v2/): error:0A000086:SSL \
+                 routines:tls_post_process_server_certificate:certificate verify failed",
+            ),
+            (
+                &["tcp connect error: Connection refused", "Connection refused"],
+                false,
+                "tcp connect error: Connection refused",
+            ),
+        ];
+        for (causes, https, expected) in cases {
+            let error = chain(causes);
+            assert_eq!(request_message(&error, &context(https, false)), expected);
+        }
+    }
+
+    #[test]
+    fn tls_hint_only_over_https() {
+        let error = chain(&[
+            "client error (Connect)",
+            "SSL routines::wrong version number",
+        ]);
+        let message = request_message(&error, &context(false, false));
+        assert!(!message.contains("--insecure-registry"), "{message}");
+    }
+
+    #[test]
+    fn unauthorized_names_registry_and_credentials() {
+        let error = OciDistributionError::UnauthorizedError {
+            url: "http://127.0.0.1:5000/v2/disks/testdisk/manifests/latest".into(),
+        };
+        let cases = [
+            (true, "the credentials given for it were refused"),
+            (
+                false,
+                "no credentials for it were given (--registry-config)",
+            ),
+        ];
+        for (credentials, detail) in cases {
+            let message = request_message(&error, &context(false, credentials));
+            assert_eq!(
+                message,
+                format!(
+                    "authentication failed (401) at registry 127.0.0.1:5000: {detail}: \
+                     {error}"
+                )
+            );
+        }
     }
 
     #[test]
