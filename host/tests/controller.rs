@@ -1,6 +1,6 @@
 //! The controller against the in-process fake API server: convergence,
-//! retries under injected faults, deletes with preconditions, metrics and
-//! leader election.
+//! retries under injected faults, deletes with preconditions, metrics,
+//! readiness, Kubernetes Events and leader election with two replicas.
 
 mod support;
 
@@ -500,5 +500,150 @@ async fn held_lease_blocks_reconciles() {
     let running = start(&api, settings);
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(writes(&api.log()), Vec::<String>::new());
+    running.stop().await;
+}
+
+// ---------- Kubernetes Events ----------
+
+const IMAGES_NS: &str = "os-images";
+const EVENTS: &str = "/apis/events.k8s.io/v1/events";
+const ALREADY_MANAGED: &str = "ErrDataSourceAlreadyManaged";
+
+fn import_cron(name: &str, data_source: &str) -> Value {
+    json!({
+        "apiVersion": "cdi.kubevirt.io/v1beta1",
+        "kind": "DataImportCron",
+        "metadata": {"name": name, "namespace": IMAGES_NS},
+        "spec": {
+            "managedDataSource": data_source,
+            "schedule": "",
+            "template": {"spec": {
+                "source": {"registry": {"url": "docker://registry.example/fedora:41"}},
+                "storage": {"resources": {"requests": {"storage": "5Gi"}}}
+            }}
+        }
+    })
+}
+
+/// Starts a fake where two crons name one DataSource that the first one
+/// manages, so the imports stage warns about the second. Returns the
+/// second cron as stored.
+async fn shared_data_source_cluster() -> (FakeApiServer, Value) {
+    let api = FakeApiServer::start().await;
+    let crons = format!("/apis/cdi.kubevirt.io/v1beta1/namespaces/{IMAGES_NS}/dataimportcrons");
+    api.seed(&crons, import_cron("cron-a", "ds"));
+    let second = api.seed(&crons, import_cron("cron-b", "ds"));
+    api.seed(
+        &format!("/apis/cdi.kubevirt.io/v1beta1/namespaces/{IMAGES_NS}/datasources"),
+        json!({
+            "apiVersion": "cdi.kubevirt.io/v1beta1",
+            "kind": "DataSource",
+            "metadata": {"name": "ds", "labels": {"cdi.kubevirt.io/dataImportCron": "cron-a"}},
+            "spec": {"source": {}}
+        }),
+    );
+    api.seed(
+        "/apis/storage.k8s.io/v1/storageclasses",
+        json!({
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {
+                "name": "standard",
+                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+            },
+            "provisioner": "example.com/csi"
+        }),
+    );
+    (api, second)
+}
+
+fn imports_settings() -> Settings {
+    Settings {
+        stages: vec![Stage::Imports],
+        ..fast_settings()
+    }
+}
+
+fn events_with_reason(api: &FakeApiServer, reason: &str) -> Vec<Value> {
+    api.objects(EVENTS)
+        .into_iter()
+        .filter(|e| e.get("reason").and_then(Value::as_str) == Some(reason))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_event_becomes_kubernetes_event() {
+    let (api, second) = shared_data_source_cluster().await;
+    let running = start(&api, imports_settings());
+    wait_until("the warning is recorded", || {
+        !events_with_reason(&api, ALREADY_MANAGED).is_empty()
+    })
+    .await;
+
+    let event = events_with_reason(&api, ALREADY_MANAGED).remove(0);
+    let text = |pointer: &str| event.pointer(pointer).and_then(Value::as_str);
+    assert_eq!(text("/type"), Some("Warning"), "type: {event}");
+    assert_eq!(
+        text("/reportingController"),
+        Some("bootsource"),
+        "reporting controller: {event}"
+    );
+    assert_eq!(text("/regarding/kind"), Some("DataImportCron"), "{event}");
+    assert_eq!(text("/regarding/name"), Some("cron-b"), "{event}");
+    assert_eq!(text("/regarding/namespace"), Some(IMAGES_NS), "{event}");
+    assert_eq!(
+        event.pointer("/regarding/uid"),
+        second.pointer("/metadata/uid"),
+        "regarding uid: {event}"
+    );
+    assert_eq!(
+        text("/metadata/namespace"),
+        Some(IMAGES_NS),
+        "Event namespace: {event}"
+    );
+    assert_eq!(
+        text("/note"),
+        Some("DataSource ds is already managed by DataImportCron cron-a"),
+        "note: {event}"
+    );
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_event_counts_one_series() {
+    let (api, _second) = shared_data_source_cluster().await;
+    let running = start(&api, imports_settings());
+    wait_until("the warning is recorded", || {
+        !events_with_reason(&api, ALREADY_MANAGED).is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    running.controller.reconcile().await.expect("reconcile");
+
+    let events = events_with_reason(&api, ALREADY_MANAGED);
+    assert_eq!(events.len(), 1, "Event objects: {events:?}");
+    let count = events[0]
+        .pointer("/series/count")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    assert!(count >= 2, "series count {count}: {:?}", events[0]);
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_event_write_keeps_reconcile_ok() {
+    let (api, _second) = shared_data_source_cluster().await;
+    api.inject(Method::POST, "/events", 1000, FaultKind::ServerError);
+    let running = start(&api, imports_settings());
+    wait_until("an event write was refused", || api.faults_used() > 0).await;
+
+    let outcome = running.controller.reconcile().await;
+    assert!(outcome.is_ok(), "reconcile: {outcome:?}");
+    assert_eq!(
+        running.controller.metrics().reconcile_errors.get(),
+        0,
+        "failed reconciles"
+    );
+    assert_eq!(api.objects(EVENTS), Vec::<Value>::new());
     running.stop().await;
 }
