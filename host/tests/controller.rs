@@ -647,3 +647,67 @@ async fn failed_event_write_keeps_reconcile_ok() {
     assert_eq!(api.objects(EVENTS), Vec::<Value>::new());
     running.stop().await;
 }
+
+// ---------- readiness ----------
+
+/// Sends a GET, or returns None while nothing listens.
+async fn probe(address: std::net::SocketAddr, path: &str) -> Option<u16> {
+    tokio::net::TcpStream::connect(address).await.ok()?;
+    Some(http_get(address, path).await.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_waits_for_first_sync() {
+    let (api, _expected) = example_cluster().await;
+    // The response to the first list of StorageClasses is held for 3 s.
+    api.inject(
+        Method::GET,
+        "storageclasses",
+        1,
+        FaultKind::Delay(Duration::from_secs(3)),
+    );
+    let address = free_address();
+    let settings = Settings {
+        metrics_addr: Some(address),
+        ..fast_settings()
+    };
+    let running = start(&api, settings);
+    let deadline = tokio::time::Instant::now() + CONVERGE_TIMEOUT;
+    while probe(address, "/healthz").await.is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "metrics never served"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    wait_until("the list is held", || api.faults_used() == 1).await;
+
+    assert_eq!(
+        probe(address, "/readyz").await,
+        Some(503),
+        "readyz while listing"
+    );
+    assert_eq!(
+        probe(address, "/healthz").await,
+        Some(200),
+        "healthz while listing"
+    );
+    assert!(
+        !running.controller.synced(),
+        "synced before the held list ended"
+    );
+
+    wait_until("the watches synced", || running.controller.synced()).await;
+    let mut ready = probe(address, "/readyz").await;
+    while ready != Some(200) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        ready = probe(address, "/readyz").await;
+    }
+    assert_eq!(ready, Some(200), "readyz after the sync");
+    assert_eq!(
+        probe(address, "/healthz").await,
+        Some(200),
+        "healthz after the sync"
+    );
+    running.stop().await;
+}
