@@ -711,3 +711,148 @@ async fn readyz_waits_for_first_sync() {
     );
     running.stop().await;
 }
+
+// ---------- two replicas ----------
+
+const LEASE_PATH: &str =
+    "/apis/coordination.k8s.io/v1/namespaces/default/leases/bootsource-controller";
+const LEASE_DURATION: Duration = Duration::from_secs(2);
+
+fn replica_settings(identity: &str) -> Settings {
+    let mut lease = LeaseSettings::new(
+        "bootsource-controller".into(),
+        "default".into(),
+        identity.into(),
+    );
+    lease.duration = LEASE_DURATION;
+    lease.retry_period = Duration::from_millis(100);
+    Settings {
+        lease: Some(lease),
+        ..fast_settings()
+    }
+}
+
+fn start_replica(api: &FakeApiServer, identity: &str) -> Running {
+    let runtime = Runtime::embedded().expect("module loads");
+    let controller = Controller::new(api.client_as(identity), runtime, replica_settings(identity));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(controller.clone().run(async move {
+        let _ = stopped.await;
+    }));
+    Running {
+        controller,
+        stop: Some(stop),
+        task,
+    }
+}
+
+fn lease_holder(api: &FakeApiServer) -> Option<String> {
+    api.get(LEASE_PATH)?
+        .pointer("/spec/holderIdentity")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Returns the writes in `log` sent by `client`.
+fn writes_by(log: &[support::fake_apiserver::Logged], client: &str) -> Vec<String> {
+    let mine: Vec<_> = log.iter().filter(|l| l.client == client).cloned().collect();
+    writes(&mine)
+}
+
+fn cron_gone(api: &FakeApiServer, name: &str) -> bool {
+    !api.objects(CRONS)
+        .iter()
+        .any(|c| c.pointer("/metadata/name").and_then(Value::as_str) == Some(name))
+}
+
+/// Starts replica a, lets it converge, starts replica b and checks that b
+/// only waits. Returns both.
+async fn two_replicas(api: &FakeApiServer, expected: &[ExpectedCron]) -> (Running, Running) {
+    let first = start_replica(api, "replica-a");
+    wait_until("the crons and status exist", || converged(api, expected)).await;
+    let second = start_replica(api, "replica-b");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let log = api.log();
+    assert!(
+        !writes_by(&log, "replica-a").is_empty(),
+        "the leader wrote nothing"
+    );
+    assert_eq!(writes_by(&log, "replica-b"), Vec::<String>::new());
+    assert!(
+        log.iter().any(|l| l.client == "replica-b"),
+        "the waiting replica sent no request"
+    );
+    assert_eq!(lease_holder(api).as_deref(), Some("replica-a"));
+    (first, second)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopped_leader_hands_over_lease() {
+    let (api, expected) = example_cluster().await;
+    let (first, second) = two_replicas(&api, &expected).await;
+
+    first.stop().await;
+    let stopped_at = api.log().len();
+    let stopped = tokio::time::Instant::now();
+    wait_until("replica b holds the lease", || {
+        lease_holder(&api).as_deref() == Some("replica-b")
+    })
+    .await;
+    let takeover = stopped.elapsed();
+    assert!(
+        takeover < LEASE_DURATION,
+        "takeover took {takeover:?}, not less than the lease duration"
+    );
+
+    remove_custom_template(&api);
+    wait_until("replica b deleted the removed cron", || {
+        cron_gone(&api, REMOVED_CRON)
+    })
+    .await;
+    wait_until("the delete is logged", || accepted_delete_logged(&api)).await;
+    let after = api.log().split_off(stopped_at);
+    assert_eq!(writes_by(&after, "replica-a"), Vec::<String>::new());
+    let deleted_by_b = after.iter().any(|l| {
+        l.method == Method::DELETE && l.path.ends_with(REMOVED_CRON) && l.client == "replica-b"
+    });
+    assert!(
+        deleted_by_b,
+        "replica b did not delete: {:?}",
+        writes(&after)
+    );
+    second.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aborted_leader_replaced_after_expiry() {
+    let (api, expected) = example_cluster().await;
+    let (first, second) = two_replicas(&api, &expected).await;
+
+    let aborted = tokio::time::Instant::now();
+    first.task.abort();
+    let _ = first.task.await;
+    // A renewal already sent when the task was aborted still completes at
+    // the server; give it time to land before the log is cut.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let aborted_at = api.log().len();
+    wait_until("replica b holds the lease", || {
+        lease_holder(&api).as_deref() == Some("replica-b")
+    })
+    .await;
+    let takeover = aborted.elapsed();
+    assert!(
+        takeover >= Duration::from_secs(1),
+        "took over after {takeover:?}, before the lease expired"
+    );
+
+    remove_custom_template(&api);
+    wait_until("replica b deleted the removed cron", || {
+        cron_gone(&api, REMOVED_CRON)
+    })
+    .await;
+    wait_until("the delete is logged", || accepted_delete_logged(&api)).await;
+    let after = api.log().split_off(aborted_at);
+    assert_eq!(writes_by(&after, "replica-a"), Vec::<String>::new());
+    second.stop().await;
+}

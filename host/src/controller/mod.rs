@@ -209,10 +209,20 @@ impl Controller {
             tasks.push(tokio::spawn(metrics::serve(listener, self.metrics.clone())));
         }
 
-        let result = tokio::select! {
-            result = self.clone().lead_and_reconcile() => result,
-            () = shutdown => {
+        let ended = tokio::select! {
+            result = self.clone().lead_and_reconcile() => Some(result),
+            () = shutdown => None,
+        };
+        // The reconcile loop is dropped at this point, so nothing writes
+        // after the lease is handed back.
+        let result = match ended {
+            Some(result) => result,
+            None => {
                 tracing::info!("shutting down");
+                if let Some(settings) = &self.settings.lease {
+                    let timeout = self.settings.retry.request_timeout;
+                    lease::release(&self.client, settings, timeout).await;
+                }
                 Ok(())
             }
         };
