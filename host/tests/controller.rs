@@ -856,3 +856,26 @@ async fn aborted_leader_replaced_after_expiry() {
     assert_eq!(writes_by(&after, "replica-a"), Vec::<String>::new());
     second.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_keeps_other_replicas_lease() {
+    let (api, _expected) = example_cluster().await;
+    let renewed = chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    api.seed(
+        "/apis/coordination.k8s.io/v1/namespaces/default/leases",
+        json!({
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": "bootsource-controller"},
+            "spec": {"holderIdentity": "replica-b", "leaseDurationSeconds": 3600, "renewTime": renewed},
+        }),
+    );
+    let waiting = start_replica(&api, "replica-a");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    waiting.stop().await;
+
+    assert_eq!(lease_holder(&api).as_deref(), Some("replica-b"));
+    assert_eq!(writes_by(&api.log(), "replica-a"), Vec::<String>::new());
+}
