@@ -1,6 +1,6 @@
 //! The controller against the in-process fake API server: convergence,
-//! retries under injected faults, deletes with preconditions, metrics and
-//! leader election.
+//! retries under injected faults, deletes with preconditions, metrics,
+//! readiness, Kubernetes Events and leader election with two replicas.
 
 mod support;
 
@@ -501,4 +501,381 @@ async fn held_lease_blocks_reconciles() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(writes(&api.log()), Vec::<String>::new());
     running.stop().await;
+}
+
+// ---------- Kubernetes Events ----------
+
+const IMAGES_NS: &str = "os-images";
+const EVENTS: &str = "/apis/events.k8s.io/v1/events";
+const ALREADY_MANAGED: &str = "ErrDataSourceAlreadyManaged";
+
+fn import_cron(name: &str, data_source: &str) -> Value {
+    json!({
+        "apiVersion": "cdi.kubevirt.io/v1beta1",
+        "kind": "DataImportCron",
+        "metadata": {"name": name, "namespace": IMAGES_NS},
+        "spec": {
+            "managedDataSource": data_source,
+            "schedule": "",
+            "template": {"spec": {
+                "source": {"registry": {"url": "docker://registry.example/fedora:41"}},
+                "storage": {"resources": {"requests": {"storage": "5Gi"}}}
+            }}
+        }
+    })
+}
+
+/// Starts a fake where two crons name one DataSource that the first one
+/// manages, so the imports stage warns about the second. Returns the
+/// second cron as stored.
+async fn shared_data_source_cluster() -> (FakeApiServer, Value) {
+    let api = FakeApiServer::start().await;
+    let crons = format!("/apis/cdi.kubevirt.io/v1beta1/namespaces/{IMAGES_NS}/dataimportcrons");
+    api.seed(&crons, import_cron("cron-a", "ds"));
+    let second = api.seed(&crons, import_cron("cron-b", "ds"));
+    api.seed(
+        &format!("/apis/cdi.kubevirt.io/v1beta1/namespaces/{IMAGES_NS}/datasources"),
+        json!({
+            "apiVersion": "cdi.kubevirt.io/v1beta1",
+            "kind": "DataSource",
+            "metadata": {"name": "ds", "labels": {"cdi.kubevirt.io/dataImportCron": "cron-a"}},
+            "spec": {"source": {}}
+        }),
+    );
+    api.seed(
+        "/apis/storage.k8s.io/v1/storageclasses",
+        json!({
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {
+                "name": "standard",
+                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+            },
+            "provisioner": "example.com/csi"
+        }),
+    );
+    (api, second)
+}
+
+fn imports_settings() -> Settings {
+    Settings {
+        stages: vec![Stage::Imports],
+        ..fast_settings()
+    }
+}
+
+fn events_with_reason(api: &FakeApiServer, reason: &str) -> Vec<Value> {
+    api.objects(EVENTS)
+        .into_iter()
+        .filter(|e| e.get("reason").and_then(Value::as_str) == Some(reason))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_event_becomes_kubernetes_event() {
+    let (api, second) = shared_data_source_cluster().await;
+    let running = start(&api, imports_settings());
+    wait_until("the warning is recorded", || {
+        !events_with_reason(&api, ALREADY_MANAGED).is_empty()
+    })
+    .await;
+
+    let event = events_with_reason(&api, ALREADY_MANAGED).remove(0);
+    let text = |pointer: &str| event.pointer(pointer).and_then(Value::as_str);
+    assert_eq!(text("/type"), Some("Warning"), "type: {event}");
+    assert_eq!(
+        text("/reportingController"),
+        Some("bootsource"),
+        "reporting controller: {event}"
+    );
+    assert_eq!(text("/regarding/kind"), Some("DataImportCron"), "{event}");
+    assert_eq!(text("/regarding/name"), Some("cron-b"), "{event}");
+    assert_eq!(text("/regarding/namespace"), Some(IMAGES_NS), "{event}");
+    assert_eq!(
+        event.pointer("/regarding/uid"),
+        second.pointer("/metadata/uid"),
+        "regarding uid: {event}"
+    );
+    assert_eq!(
+        text("/metadata/namespace"),
+        Some(IMAGES_NS),
+        "Event namespace: {event}"
+    );
+    assert_eq!(
+        text("/note"),
+        Some("DataSource ds is already managed by DataImportCron cron-a"),
+        "note: {event}"
+    );
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_event_counts_one_series() {
+    let (api, _second) = shared_data_source_cluster().await;
+    let running = start(&api, imports_settings());
+    wait_until("the warning is recorded", || {
+        !events_with_reason(&api, ALREADY_MANAGED).is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    running.controller.reconcile().await.expect("reconcile");
+
+    let events = events_with_reason(&api, ALREADY_MANAGED);
+    assert_eq!(events.len(), 1, "Event objects: {events:?}");
+    let count = events[0]
+        .pointer("/series/count")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    assert!(count >= 2, "series count {count}: {:?}", events[0]);
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_event_write_keeps_reconcile_ok() {
+    let (api, _second) = shared_data_source_cluster().await;
+    api.inject(Method::POST, "/events", 1000, FaultKind::ServerError);
+    let running = start(&api, imports_settings());
+    wait_until("an event write was refused", || api.faults_used() > 0).await;
+
+    let outcome = running.controller.reconcile().await;
+    assert!(outcome.is_ok(), "reconcile: {outcome:?}");
+    assert_eq!(
+        running.controller.metrics().reconcile_errors.get(),
+        0,
+        "failed reconciles"
+    );
+    assert_eq!(api.objects(EVENTS), Vec::<Value>::new());
+    running.stop().await;
+}
+
+// ---------- readiness ----------
+
+/// Sends a GET, or returns None while nothing listens.
+async fn probe(address: std::net::SocketAddr, path: &str) -> Option<u16> {
+    tokio::net::TcpStream::connect(address).await.ok()?;
+    Some(http_get(address, path).await.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_waits_for_first_sync() {
+    let (api, _expected) = example_cluster().await;
+    // The response to the first list of StorageClasses is held for 3 s.
+    api.inject(
+        Method::GET,
+        "storageclasses",
+        1,
+        FaultKind::Delay(Duration::from_secs(3)),
+    );
+    let address = free_address();
+    let settings = Settings {
+        metrics_addr: Some(address),
+        ..fast_settings()
+    };
+    let running = start(&api, settings);
+    let deadline = tokio::time::Instant::now() + CONVERGE_TIMEOUT;
+    while probe(address, "/healthz").await.is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "metrics never served"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    wait_until("the list is held", || api.faults_used() == 1).await;
+
+    assert_eq!(
+        probe(address, "/readyz").await,
+        Some(503),
+        "readyz while listing"
+    );
+    assert_eq!(
+        probe(address, "/healthz").await,
+        Some(200),
+        "healthz while listing"
+    );
+    assert!(
+        !running.controller.synced(),
+        "synced before the held list ended"
+    );
+
+    wait_until("the watches synced", || running.controller.synced()).await;
+    let mut ready = probe(address, "/readyz").await;
+    while ready != Some(200) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        ready = probe(address, "/readyz").await;
+    }
+    assert_eq!(ready, Some(200), "readyz after the sync");
+    assert_eq!(
+        probe(address, "/healthz").await,
+        Some(200),
+        "healthz after the sync"
+    );
+    running.stop().await;
+}
+
+// ---------- two replicas ----------
+
+const LEASE_PATH: &str =
+    "/apis/coordination.k8s.io/v1/namespaces/default/leases/bootsource-controller";
+const LEASE_DURATION: Duration = Duration::from_secs(2);
+
+fn replica_settings(identity: &str) -> Settings {
+    let mut lease = LeaseSettings::new(
+        "bootsource-controller".into(),
+        "default".into(),
+        identity.into(),
+    );
+    lease.duration = LEASE_DURATION;
+    lease.retry_period = Duration::from_millis(100);
+    Settings {
+        lease: Some(lease),
+        ..fast_settings()
+    }
+}
+
+fn start_replica(api: &FakeApiServer, identity: &str) -> Running {
+    let runtime = Runtime::embedded().expect("module loads");
+    let controller = Controller::new(api.client_as(identity), runtime, replica_settings(identity));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(controller.clone().run(async move {
+        let _ = stopped.await;
+    }));
+    Running {
+        controller,
+        stop: Some(stop),
+        task,
+    }
+}
+
+fn lease_holder(api: &FakeApiServer) -> Option<String> {
+    api.get(LEASE_PATH)?
+        .pointer("/spec/holderIdentity")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Returns the writes in `log` sent by `client`.
+fn writes_by(log: &[support::fake_apiserver::Logged], client: &str) -> Vec<String> {
+    let mine: Vec<_> = log.iter().filter(|l| l.client == client).cloned().collect();
+    writes(&mine)
+}
+
+fn cron_gone(api: &FakeApiServer, name: &str) -> bool {
+    !api.objects(CRONS)
+        .iter()
+        .any(|c| c.pointer("/metadata/name").and_then(Value::as_str) == Some(name))
+}
+
+/// Starts replica a, lets it converge, starts replica b and checks that b
+/// only waits. Returns both.
+async fn two_replicas(api: &FakeApiServer, expected: &[ExpectedCron]) -> (Running, Running) {
+    let first = start_replica(api, "replica-a");
+    wait_until("the crons and status exist", || converged(api, expected)).await;
+    let second = start_replica(api, "replica-b");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let log = api.log();
+    assert!(
+        !writes_by(&log, "replica-a").is_empty(),
+        "the leader wrote nothing"
+    );
+    assert_eq!(writes_by(&log, "replica-b"), Vec::<String>::new());
+    assert!(
+        log.iter().any(|l| l.client == "replica-b"),
+        "the waiting replica sent no request"
+    );
+    assert_eq!(lease_holder(api).as_deref(), Some("replica-a"));
+    (first, second)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopped_leader_hands_over_lease() {
+    let (api, expected) = example_cluster().await;
+    let (first, second) = two_replicas(&api, &expected).await;
+
+    first.stop().await;
+    let stopped_at = api.log().len();
+    let stopped = tokio::time::Instant::now();
+    wait_until("replica b holds the lease", || {
+        lease_holder(&api).as_deref() == Some("replica-b")
+    })
+    .await;
+    let takeover = stopped.elapsed();
+    assert!(
+        takeover < LEASE_DURATION,
+        "takeover took {takeover:?}, not less than the lease duration"
+    );
+
+    remove_custom_template(&api);
+    wait_until("replica b deleted the removed cron", || {
+        cron_gone(&api, REMOVED_CRON)
+    })
+    .await;
+    wait_until("the delete is logged", || accepted_delete_logged(&api)).await;
+    let after = api.log().split_off(stopped_at);
+    assert_eq!(writes_by(&after, "replica-a"), Vec::<String>::new());
+    let deleted_by_b = after.iter().any(|l| {
+        l.method == Method::DELETE && l.path.ends_with(REMOVED_CRON) && l.client == "replica-b"
+    });
+    assert!(
+        deleted_by_b,
+        "replica b did not delete: {:?}",
+        writes(&after)
+    );
+    second.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aborted_leader_replaced_after_expiry() {
+    let (api, expected) = example_cluster().await;
+    let (first, second) = two_replicas(&api, &expected).await;
+
+    let aborted = tokio::time::Instant::now();
+    first.task.abort();
+    let _ = first.task.await;
+    // A renewal already sent when the task was aborted still completes at
+    // the server; give it time to land before the log is cut.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let aborted_at = api.log().len();
+    wait_until("replica b holds the lease", || {
+        lease_holder(&api).as_deref() == Some("replica-b")
+    })
+    .await;
+    let takeover = aborted.elapsed();
+    assert!(
+        takeover >= Duration::from_secs(1),
+        "took over after {takeover:?}, before the lease expired"
+    );
+
+    remove_custom_template(&api);
+    wait_until("replica b deleted the removed cron", || {
+        cron_gone(&api, REMOVED_CRON)
+    })
+    .await;
+    wait_until("the delete is logged", || accepted_delete_logged(&api)).await;
+    let after = api.log().split_off(aborted_at);
+    assert_eq!(writes_by(&after, "replica-a"), Vec::<String>::new());
+    second.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_keeps_other_replicas_lease() {
+    let (api, _expected) = example_cluster().await;
+    let renewed = chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    api.seed(
+        "/apis/coordination.k8s.io/v1/namespaces/default/leases",
+        json!({
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": "bootsource-controller"},
+            "spec": {"holderIdentity": "replica-b", "leaseDurationSeconds": 3600, "renewTime": renewed},
+        }),
+    );
+    let waiting = start_replica(&api, "replica-a");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    waiting.stop().await;
+
+    assert_eq!(lease_holder(&api).as_deref(), Some("replica-b"));
+    assert_eq!(writes_by(&api.log(), "replica-a"), Vec::<String>::new());
 }

@@ -110,6 +110,21 @@ fn cluster_role_grants_exactly_used_verbs() {
 }
 
 #[test]
+fn cluster_role_lets_events_be_recorded() {
+    let roles = of_kind("ClusterRole");
+    assert_eq!(roles.len(), 1, "ClusterRole count");
+    let granted = granted(&roles[0]);
+    for verb in ["create", "patch"] {
+        let triple = (
+            "events.k8s.io".to_string(),
+            "events".to_string(),
+            verb.to_string(),
+        );
+        assert!(granted.contains(&triple), "events {verb} not granted");
+    }
+}
+
+#[test]
 fn rbac_has_no_wildcards() {
     for kind in ["ClusterRole", "Role"] {
         for role in of_kind(kind) {

@@ -3,7 +3,9 @@
 //! kube-runtime has no leader election, so this is a small loop: take the
 //! Lease when it is free or expired, renew it well before it expires, and
 //! stop the controller when a renewal fails for longer than the lease
-//! lasts, because another replica may then have taken over.
+//! lasts, because another replica may then have taken over. On shutdown the
+//! holder hands the lease back, so that a waiting replica takes over at its
+//! next attempt instead of after the lease expired.
 
 use std::time::Duration;
 
@@ -111,6 +113,56 @@ pub async fn hold(client: &Client, settings: &LeaseSettings) -> Error {
     }
 }
 
+/// Hands the lease back if this replica holds it: clears the holder and
+/// shortens the duration to one second. The
+/// replace carries the resourceVersion just read, so it never clears another
+/// replica's lease. Failures are logged; the lease then simply expires.
+pub async fn release(client: &Client, settings: &LeaseSettings, timeout: Duration) {
+    let api = Api::<DynamicObject>::namespaced_with(
+        client.clone(),
+        &settings.namespace,
+        &lease_resource(),
+    );
+    match tokio::time::timeout(timeout, try_release(&api, settings)).await {
+        Ok(Ok(true)) => {
+            tracing::info!(lease = %settings.name, identity = %settings.identity, "released the lease")
+        }
+        Ok(Ok(false)) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(lease = %settings.name, %error, "failed to release the lease")
+        }
+        Err(_) => {
+            tracing::warn!(lease = %settings.name, ?timeout, "releasing the lease timed out")
+        }
+    }
+}
+
+/// Clears the holder of a lease this replica holds; returns false when it
+/// holds none.
+async fn try_release(
+    api: &Api<DynamicObject>,
+    settings: &LeaseSettings,
+) -> Result<bool, kube::Error> {
+    let Some(mut current) = api.get_opt(&settings.name).await? else {
+        return Ok(false);
+    };
+    let holder = current
+        .data
+        .pointer("/spec/holderIdentity")
+        .and_then(Value::as_str);
+    if holder != Some(settings.identity.as_str()) {
+        return Ok(false);
+    }
+    if let Some(spec) = current.data.get_mut("spec").and_then(Value::as_object_mut) {
+        spec.insert("holderIdentity".into(), json!(""));
+        spec.insert("leaseDurationSeconds".into(), json!(1));
+        spec.insert("renewTime".into(), json!(micro_time(Utc::now())));
+    }
+    api.replace(&settings.name, &PostParams::default(), &current)
+        .await?;
+    Ok(true)
+}
+
 /// Takes or renews the lease; returns false while another replica holds
 /// an unexpired one.
 async fn try_acquire_or_renew(
@@ -126,7 +178,11 @@ async fn try_acquire_or_renew(
     };
 
     let spec = current.data.get("spec").cloned().unwrap_or(Value::Null);
-    let holder = spec.get("holderIdentity").and_then(Value::as_str);
+    // An empty holder is a released lease: free to take.
+    let holder = spec
+        .get("holderIdentity")
+        .and_then(Value::as_str)
+        .filter(|h| !h.is_empty());
     let renewed = spec
         .get("renewTime")
         .and_then(Value::as_str)

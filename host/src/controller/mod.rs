@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod cache;
+pub mod events;
 pub mod lease;
 pub mod metrics;
 pub mod resources;
@@ -23,6 +24,7 @@ use kube::Client;
 use crate::runtime::{Runtime, RuntimeError};
 use apply::{Applier, RetryPolicy, Written};
 use cache::{Cache, Watched};
+use events::EventRecorder;
 use lease::LeaseSettings;
 use metrics::Metrics;
 use resources::{api_resource, kind_of};
@@ -155,6 +157,7 @@ pub struct Controller {
     runtime: Arc<Runtime>,
     cache: Arc<Cache>,
     metrics: Arc<Metrics>,
+    events: EventRecorder,
     settings: Settings,
     reconcile_lock: tokio::sync::Mutex<()>,
 }
@@ -166,11 +169,14 @@ impl Controller {
             .iter()
             .map(Watched::kind)
             .collect::<Vec<_>>();
+        let instance = settings.lease.as_ref().map(|l| l.identity.clone());
+        let events = EventRecorder::new(client.clone(), instance, settings.retry.request_timeout);
         Arc::new(Controller {
             client,
             runtime: Arc::new(runtime),
             cache: Arc::new(Cache::new(kinds)),
             metrics: Arc::new(Metrics::new()),
+            events,
             settings,
             reconcile_lock: tokio::sync::Mutex::new(()),
         })
@@ -203,10 +209,20 @@ impl Controller {
             tasks.push(tokio::spawn(metrics::serve(listener, self.metrics.clone())));
         }
 
-        let result = tokio::select! {
-            result = self.clone().lead_and_reconcile() => result,
-            () = shutdown => {
+        let ended = tokio::select! {
+            result = self.clone().lead_and_reconcile() => Some(result),
+            () = shutdown => None,
+        };
+        // The reconcile loop is dropped at this point, so nothing writes
+        // after the lease is handed back.
+        let result = match ended {
+            Some(result) => result,
+            None => {
                 tracing::info!("shutting down");
+                if let Some(settings) = &self.settings.lease {
+                    let timeout = self.settings.retry.request_timeout;
+                    lease::release(&self.client, settings, timeout).await;
+                }
                 Ok(())
             }
         };
@@ -295,10 +311,10 @@ impl Controller {
 
             match self.apply_all(&applier, &plan, &mut outcome).await {
                 Ok(()) => {
-                    // NOTE: events are logged, not yet recorded as Kubernetes
-                    // Events, and polls are left to the registry poller.
+                    // NOTE: polls are left to the registry poller.
                     for event in &plan.events {
                         tracing::info!(object = %event.object, reason = %event.reason, kind = %event.type_, "{}", event.message);
+                        self.events.record(event, &self.cache).await;
                     }
                     outcome.requeue_after = plan
                         .requeue_after_seconds

@@ -162,6 +162,13 @@ pub const CLUSTER_PERMISSIONS: &[Permission] = &[
         resource: "volumesnapshots",
         verbs: READ_WRITE,
     },
+    // The plan's events, in the namespace of the object each is about; a
+    // repeated event patches its series count.
+    Permission {
+        group: "events.k8s.io",
+        resource: "events",
+        verbs: &["create", "patch"],
+    },
 ];
 
 /// The permissions on Leases in the controller's own namespace, used only

@@ -74,7 +74,13 @@ pub struct Logged {
     pub faulted: bool,
     /// The request body as text.
     pub body: String,
+    /// The name a client from [`FakeApiServer::client_as`] sent; empty for
+    /// other clients.
+    pub client: String,
 }
+
+/// Header that names the client of a request, for the log.
+const CLIENT_HEADER: &str = "fake-apiserver-client";
 
 /// A stored object's address: API prefix and plural, namespace, name.
 type Key = (String, String, String);
@@ -228,6 +234,18 @@ impl FakeApiServer {
     pub fn client(&self) -> kube::Client {
         let uri: hyper::Uri = self.url().parse().expect("valid URL");
         let config = kube::Config::new(uri);
+        kube::Client::try_from(config).expect("kube client")
+    }
+
+    /// Returns a kube client whose requests the log attributes to `name`,
+    /// so that tests can tell two controllers on one server apart.
+    pub fn client_as(&self, name: &str) -> kube::Client {
+        let uri: hyper::Uri = self.url().parse().expect("valid URL");
+        let mut config = kube::Config::new(uri);
+        config.headers.push((
+            hyper::header::HeaderName::from_static(CLIENT_HEADER),
+            hyper::header::HeaderValue::from_str(name).expect("header-safe client name"),
+        ));
         kube::Client::try_from(config).expect("kube client")
     }
 
@@ -472,6 +490,12 @@ impl Server {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string();
+        let client = request
+            .headers()
+            .get(CLIENT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
         let body = match request.into_body().collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(_) => Bytes::new(),
@@ -511,6 +535,7 @@ impl Server {
             status: response.status().as_u16(),
             faulted: fault.is_some(),
             body: String::from_utf8_lossy(&body).into_owned(),
+            client,
         });
         response
     }
