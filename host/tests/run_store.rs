@@ -569,3 +569,22 @@ fn loop_stops_cleanly_on_sigint() {
     );
     assert!(log.matches("pass finished").count() >= 2, "{log}");
 }
+
+#[test]
+fn insecure_registry_must_be_an_address() {
+    let dir = scratch("insecure-registry-address");
+    let state_arg = dir.join("state").display().to_string();
+    let output = bootsource(&[
+        "run",
+        "--state",
+        &state_arg,
+        "--once",
+        "--insecure-registry",
+        "not a host",
+    ]);
+    let log = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{log}");
+    assert!(log.contains("--insecure-registry"), "{log}");
+    assert!(log.contains("HOST[:PORT]"), "{log}");
+    assert!(!dir.join("state").exists(), "the state folder was created");
+}
