@@ -570,6 +570,37 @@ fn loop_stops_cleanly_on_sigint() {
     assert!(log.matches("pass finished").count() >= 2, "{log}");
 }
 
+/// Runs `run --once` with the built-in example and stand-in imports.
+fn run_example(state: &Path) -> std::process::Output {
+    let state_arg = state.display().to_string();
+    bootsource(&[
+        "run",
+        "--state",
+        &state_arg,
+        "--once",
+        "--example",
+        "--import-delay",
+        "0s",
+    ])
+}
+
+#[test]
+fn plan_warnings_log_object_without_debug_text() {
+    let dir = scratch("warning-object-text");
+    let output = run_example(&dir.join("state"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let log = stderr(&output);
+    let line = log
+        .lines()
+        .find(|line| line.contains("is deprecated"))
+        .unwrap_or_else(|| panic!("no deprecation warning in {log}"));
+    assert!(
+        line.contains("object=HyperConverged openshift-cnv/kubevirt-hyperconverged"),
+        "{line}"
+    );
+    assert!(!line.contains("Some("), "{line}");
+}
+
 #[test]
 fn insecure_registry_must_be_an_address() {
     let dir = scratch("insecure-registry-address");

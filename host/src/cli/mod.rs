@@ -148,6 +148,16 @@ fn limit_hint(error: &CliError) -> Option<&'static str> {
     }
 }
 
+/// Returns `count` followed by `singular` or `plural`, as in "1 object"
+/// and "2 objects".
+pub fn counted(count: usize, singular: &str, plural: &str) -> String {
+    if count == 1 {
+        format!("{count} {singular}")
+    } else {
+        format!("{count} {plural}")
+    }
+}
+
 /// Writes `text` to standard output. A reader that closed the pipe early,
 /// as `head` does, ends the output quietly: that is not an error.
 pub fn print_stdout(text: &str) -> Result<(), CliError> {

@@ -89,7 +89,10 @@ pub fn run_pass(store: &mut Store, config: &mut PassConfig<'_>) -> Result<PassRe
         report.rounds = round + 1;
         let plan = plan(store, config, now)?;
         for warning in &plan.warnings {
-            warn!(object = ?warning.object.as_ref().map(|o| o.to_string()), "{}", warning.message);
+            match &warning.object {
+                Some(object) => warn!(object = %object, "{}", warning.message),
+                None => warn!("{}", warning.message),
+            }
         }
         for event in &plan.events {
             warn!(object = %event.object, reason = %event.reason, "{}", event.message);
