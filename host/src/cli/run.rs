@@ -1,6 +1,7 @@
 //! `bootsource run`: reconcile a local state folder, polling registries and
 //! importing disks, once or in a loop.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -92,11 +93,11 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     init_tracing();
     let seeds = read_seeds(args)?;
     let runtime = args.module.load()?;
-    let mut store = Store::open(&args.state).map_err(|e| CliError::Failure(e.to_string()))?;
-    store
-        .clean_tmp()
-        .map_err(|e| CliError::Failure(e.to_string()))?;
-    ensure_storage_class(&mut store)?;
+    let mut store = Store::open(&args.state)?;
+    // Every object file is read and checked before anything is written.
+    let objects = store.load()?;
+    store.clean_tmp()?;
+    ensure_storage_class(&mut store, &objects)?;
 
     let auth = match &args.registry_config {
         Some(path) => AuthConfig::read(path).map_err(CliError::InvalidInput)?,
@@ -138,8 +139,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
 
     info!(state = %args.state.display(), "run started");
     loop {
-        let report =
-            run_pass(&mut store, &mut config).map_err(|e| CliError::Failure(e.to_string()))?;
+        let report = run_pass(&mut store, &mut config)?;
         info!(
             rounds = report.rounds,
             changed = report.changed,
@@ -237,8 +237,10 @@ fn read_seeds(args: &RunArgs) -> Result<Vec<Value>, CliError> {
 /// Stores a default StorageClass when the state folder has no
 /// StorageClass at all, so that imports can bind. A folder with only
 /// non-default classes is left as it is, like a cluster without a default.
-fn ensure_storage_class(store: &mut Store) -> Result<(), CliError> {
-    let objects = store.load().map_err(|e| CliError::Failure(e.to_string()))?;
+fn ensure_storage_class(
+    store: &mut Store,
+    objects: &BTreeMap<ObjectKey, Value>,
+) -> Result<(), CliError> {
     if objects.keys().any(|key| key.kind == "StorageClass") {
         return Ok(());
     }
@@ -253,9 +255,7 @@ fn ensure_storage_class(store: &mut Store) -> Result<(), CliError> {
         "volumeBindingMode": "Immediate",
     });
     let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    store
-        .put(class, &now)
-        .map_err(|e| CliError::Failure(e.to_string()))?;
+    store.put(class, &now)?;
     info!(
         storage_class = LOCAL_STORAGE_CLASS,
         "default StorageClass created for the volumes folder"
