@@ -600,6 +600,42 @@ fn snapshot(dir: &Path) -> Vec<(String, std::time::SystemTime, Vec<u8>)> {
 }
 
 #[test]
+fn converged_pass_makes_no_writes() {
+    let dir = scratch("converged-no-writes");
+    let state = dir.join("state");
+    let first = run_example(&state);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let before = snapshot(&state);
+
+    let second = run_example(&state);
+    assert!(second.status.success(), "{}", stderr(&second));
+    let log = stderr(&second);
+    assert!(log.contains("changed=0 "), "{log}");
+    assert!(!log.contains("applied"), "{log}");
+    assert_eq!(snapshot(&state), before);
+}
+
+#[test]
+fn edit_after_settling_is_reconciled() {
+    let dir = scratch("edit-after-settling");
+    let state = dir.join("state");
+    let first = run_example(&state);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let target = data_source_target(&state, "fedora");
+    assert!(target.is_some());
+
+    let data_source = state
+        .join("objects")
+        .join("datasource")
+        .join(OS_IMAGES)
+        .join("fedora.yaml");
+    fs::remove_file(&data_source).expect("remove the DataSource");
+    let second = run_example(&state);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert_eq!(data_source_target(&state, "fedora"), target);
+}
+
+#[test]
 fn plan_warnings_log_object_without_debug_text() {
     let dir = scratch("warning-object-text");
     let output = run_example(&dir.join("state"));

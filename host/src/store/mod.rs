@@ -136,6 +136,21 @@ pub struct StoreState {
     /// after a crash the schedule alone would not bring the poll back.
     #[serde(default)]
     pub pending_polls: BTreeMap<String, String>,
+    /// How the last pass that settled left the folder; a pass that finds
+    /// the folder so and nothing due runs no plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled: Option<Settled>,
+}
+
+/// The state a pass settled in.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Settled {
+    /// sha256 of the stored objects and the HCO release planned for.
+    pub fingerprint: String,
+    /// When the next timed reconcile, retry or import is due (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wake_at: Option<String>,
 }
 
 /// An open state folder.
