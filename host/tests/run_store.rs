@@ -569,3 +569,189 @@ fn loop_stops_cleanly_on_sigint() {
     );
     assert!(log.matches("pass finished").count() >= 2, "{log}");
 }
+
+/// Runs `run --once` with the built-in example and stand-in imports.
+fn run_example(state: &Path) -> std::process::Output {
+    let state_arg = state.display().to_string();
+    bootsource(&[
+        "run",
+        "--state",
+        &state_arg,
+        "--once",
+        "--example",
+        "--import-delay",
+        "0s",
+    ])
+}
+
+/// Returns every file under `dir` with its modification time and content.
+fn snapshot(dir: &Path) -> Vec<(String, std::time::SystemTime, Vec<u8>)> {
+    files(dir)
+        .into_iter()
+        .map(|file| {
+            let path = dir.join(&file);
+            let modified = fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .expect("modification time");
+            let content = fs::read(&path).expect("file content");
+            (file, modified, content)
+        })
+        .collect()
+}
+
+#[test]
+fn converged_pass_makes_no_writes() {
+    let dir = scratch("converged-no-writes");
+    let state = dir.join("state");
+    let first = run_example(&state);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let before = snapshot(&state);
+
+    let second = run_example(&state);
+    assert!(second.status.success(), "{}", stderr(&second));
+    let log = stderr(&second);
+    assert!(log.contains("changed=0 "), "{log}");
+    assert!(!log.contains("applied"), "{log}");
+    assert_eq!(snapshot(&state), before);
+}
+
+#[test]
+fn edit_after_settling_is_reconciled() {
+    let dir = scratch("edit-after-settling");
+    let state = dir.join("state");
+    let first = run_example(&state);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let target = data_source_target(&state, "fedora");
+    assert!(target.is_some());
+
+    let data_source = state
+        .join("objects")
+        .join("datasource")
+        .join(OS_IMAGES)
+        .join("fedora.yaml");
+    fs::remove_file(&data_source).expect("remove the DataSource");
+    let second = run_example(&state);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert_eq!(data_source_target(&state, "fedora"), target);
+}
+
+#[test]
+fn plan_warnings_log_object_without_debug_text() {
+    let dir = scratch("warning-object-text");
+    let output = run_example(&dir.join("state"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let log = stderr(&output);
+    let line = log
+        .lines()
+        .find(|line| line.contains("is deprecated"))
+        .unwrap_or_else(|| panic!("no deprecation warning in {log}"));
+    assert!(
+        line.contains("object=HyperConverged openshift-cnv/kubevirt-hyperconverged"),
+        "{line}"
+    );
+    assert!(!line.contains("Some("), "{line}");
+}
+
+const DATA_SOURCE: &str = "apiVersion: cdi.kubevirt.io/v1beta1
+kind: DataSource
+metadata:
+  name: fedora
+  namespace: kubevirt-os-images
+spec:
+  source: {}
+";
+
+#[test]
+fn object_file_off_its_path_is_rejected() {
+    // (kind folder, namespace folder, file name, field named in the error)
+    let cases = [
+        ("DataSource", OS_IMAGES, "centos", "metadata.name"),
+        ("DataSource", "other", "fedora", "metadata.namespace"),
+        ("DataImportCron", OS_IMAGES, "fedora", "kind"),
+        ("DataSource", "_cluster", "fedora", "metadata.namespace"),
+    ];
+    for (kind, namespace, name, field) in cases {
+        let dir = scratch(&format!("off-path-{kind}-{namespace}-{name}"));
+        let state = dir.join("state");
+        put(&state, kind, namespace, name, DATA_SOURCE);
+        let before = snapshot(&state);
+
+        let output = run_example(&state);
+        let log = stderr(&output);
+        let file = format!("{}/{namespace}/{name}.yaml", kind.to_ascii_lowercase());
+        assert_eq!(output.status.code(), Some(1), "{file}: {log}");
+        assert!(log.contains(&file), "{file}: {log}");
+        assert!(log.contains(&format!("{field} is")), "{file}: {log}");
+        assert!(!log.contains("applied"), "{file}: {log}");
+        let after: Vec<_> = snapshot(&state)
+            .into_iter()
+            .filter(|(f, _, _)| f.starts_with("objects/") || f == "store.json")
+            .collect();
+        assert_eq!(after, before, "{file}: files changed");
+    }
+}
+
+#[test]
+fn broken_state_files_exit_1() {
+    // (file, content, words the message must contain)
+    let cases: [(&str, &[u8], &str); 4] = [
+        (
+            "objects/datasource/kubevirt-os-images/fedora.yaml",
+            b"kind: DataSource\nmetadata: [unclosed\n",
+            "invalid object file",
+        ),
+        (
+            "objects/datasource/kubevirt-os-images/fedora.yaml",
+            b"kind: DataSource\nmetadata:\n  name: fedora\xff\xfe\n",
+            "not UTF-8",
+        ),
+        ("store.json", b"{\"lastUid\": ", "store.json"),
+        ("store.json", b"\xff\xfe", "store.json"),
+    ];
+    for (index, (file, content, words)) in cases.into_iter().enumerate() {
+        let dir = scratch(&format!("broken-state-{index}"));
+        let state = dir.join("state");
+        let path = state.join(file);
+        fs::create_dir_all(path.parent().expect("parent")).expect("folder");
+        fs::write(&path, content).expect("broken file");
+
+        let output = run_example(&state);
+        let log = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{file}: {log}");
+        assert!(log.contains(file), "{file}: {log}");
+        assert!(log.contains(words), "{file}: {log}");
+        assert!(log.contains("fix or remove the file"), "{file}: {log}");
+    }
+}
+
+#[test]
+fn explain_on_broken_store_json_exits_1() {
+    let dir = scratch("explain-broken-store-json");
+    let state = dir.join("state");
+    fs::create_dir_all(state.join("objects")).expect("objects folder");
+    fs::write(state.join("store.json"), "not json").expect("store.json");
+    let state_arg = state.display().to_string();
+    let output = bootsource(&["explain", "fedora", "--state", &state_arg]);
+    let log = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{log}");
+    assert!(log.contains("store.json"), "{log}");
+}
+
+#[test]
+fn insecure_registry_must_be_an_address() {
+    let dir = scratch("insecure-registry-address");
+    let state_arg = dir.join("state").display().to_string();
+    let output = bootsource(&[
+        "run",
+        "--state",
+        &state_arg,
+        "--once",
+        "--insecure-registry",
+        "not a host",
+    ]);
+    let log = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{log}");
+    assert!(log.contains("--insecure-registry"), "{log}");
+    assert!(log.contains("HOST[:PORT]"), "{log}");
+    assert!(!dir.join("state").exists(), "the state folder was created");
+}

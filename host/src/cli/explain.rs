@@ -55,7 +55,7 @@ pub fn run(args: &ExplainArgs) -> Result<(), CliError> {
             args.state.display()
         )));
     }
-    let store = Store::open(&args.state).map_err(|e| CliError::Failure(e.to_string()))?;
+    let store = Store::open(&args.state)?;
     let objects = store
         .load()
         .map_err(|e| CliError::InvalidInput(e.to_string()))?;

@@ -129,6 +129,30 @@ pub enum CliError {
     Runtime(RuntimeError),
 }
 
+impl From<crate::store::StoreError> for CliError {
+    /// A hand-broken file in the state folder is invalid input; a failed
+    /// read or write is a failure.
+    fn from(error: crate::store::StoreError) -> Self {
+        if error.is_invalid_input() {
+            CliError::InvalidInput(error.to_string())
+        } else {
+            CliError::Failure(error.to_string())
+        }
+    }
+}
+
+impl From<crate::store::pass::PassError> for CliError {
+    fn from(error: crate::store::pass::PassError) -> Self {
+        use crate::store::pass::PassError;
+        match error {
+            PassError::Store(error) => error.into(),
+            PassError::Runtime(error) => CliError::Runtime(error),
+            // The module rejects stored objects the user wrote or edited.
+            PassError::Module(_) => CliError::InvalidInput(error.to_string()),
+        }
+    }
+}
+
 /// The built-in example: a HyperConverged CR in the v1beta1 form that OKD
 /// 4.12 documents.
 pub const EXAMPLE_HYPERCONVERGED: &str =
@@ -145,6 +169,16 @@ fn limit_hint(error: &CliError) -> Option<&'static str> {
         }
         CliError::Runtime(RuntimeError::OutOfMemory { .. }) => Some("pass fewer objects"),
         _ => None,
+    }
+}
+
+/// Returns `count` followed by `singular` or `plural`, as in "1 object"
+/// and "2 objects".
+pub fn counted(count: usize, singular: &str, plural: &str) -> String {
+    if count == 1 {
+        format!("{count} {singular}")
+    } else {
+        format!("{count} {plural}")
     }
 }
 

@@ -1,6 +1,7 @@
 //! `bootsource run`: reconcile a local state folder, polling registries and
 //! importing disks, once or in a loop.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -48,9 +49,10 @@ pub struct RunArgs {
     /// base64 of `user:password`).
     #[arg(long, value_name = "FILE")]
     pub registry_config: Option<PathBuf>,
-    /// Registry to reach over plain HTTP instead of HTTPS, as `HOST:PORT`.
-    /// Repeatable.
-    #[arg(long, value_name = "HOST:PORT")]
+    /// Registry to reach over plain HTTP instead of HTTPS, as `HOST[:PORT]`:
+    /// a host name, an IPv4 address or an IPv6 address in brackets, and a
+    /// port from 1 to 65535. Repeatable.
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_registry_host)]
     pub insecure_registry: Vec<String>,
     /// Timeout of one registry request (a poll, or each connect and read of
     /// a pull), e.g. `30s`.
@@ -91,11 +93,11 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     init_tracing();
     let seeds = read_seeds(args)?;
     let runtime = args.module.load()?;
-    let mut store = Store::open(&args.state).map_err(|e| CliError::Failure(e.to_string()))?;
-    store
-        .clean_tmp()
-        .map_err(|e| CliError::Failure(e.to_string()))?;
-    ensure_storage_class(&mut store)?;
+    let mut store = Store::open(&args.state)?;
+    // Every object file is read and checked before anything is written.
+    let objects = store.load()?;
+    store.clean_tmp()?;
+    ensure_storage_class(&mut store, &objects)?;
 
     let auth = match &args.registry_config {
         Some(path) => AuthConfig::read(path).map_err(CliError::InvalidInput)?,
@@ -137,8 +139,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
 
     info!(state = %args.state.display(), "run started");
     loop {
-        let report =
-            run_pass(&mut store, &mut config).map_err(|e| CliError::Failure(e.to_string()))?;
+        let report = run_pass(&mut store, &mut config)?;
         info!(
             rounds = report.rounds,
             changed = report.changed,
@@ -236,8 +237,10 @@ fn read_seeds(args: &RunArgs) -> Result<Vec<Value>, CliError> {
 /// Stores a default StorageClass when the state folder has no
 /// StorageClass at all, so that imports can bind. A folder with only
 /// non-default classes is left as it is, like a cluster without a default.
-fn ensure_storage_class(store: &mut Store) -> Result<(), CliError> {
-    let objects = store.load().map_err(|e| CliError::Failure(e.to_string()))?;
+fn ensure_storage_class(
+    store: &mut Store,
+    objects: &BTreeMap<ObjectKey, Value>,
+) -> Result<(), CliError> {
     if objects.keys().any(|key| key.kind == "StorageClass") {
         return Ok(());
     }
@@ -252,12 +255,119 @@ fn ensure_storage_class(store: &mut Store) -> Result<(), CliError> {
         "volumeBindingMode": "Immediate",
     });
     let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    store
-        .put(class, &now)
-        .map_err(|e| CliError::Failure(e.to_string()))?;
+    store.put(class, &now)?;
     info!(
         storage_class = LOCAL_STORAGE_CLASS,
         "default StorageClass created for the volumes folder"
     );
     Ok(())
+}
+
+/// Checks a registry address, `HOST[:PORT]`: a host name (labels of
+/// letters, digits and inner hyphens, each up to 63 characters), an IPv4
+/// address or an IPv6 address in brackets, then an optional port from 1 to
+/// 65535. Returns it unchanged.
+pub fn parse_registry_host(text: &str) -> Result<String, String> {
+    let fail = |why: &str| {
+        Err(format!(
+            "{text:?} is not a registry address: {why}; expected HOST[:PORT], e.g. localhost:5000, 10.0.0.7:5000 or [::1]:5000"
+        ))
+    };
+    let port = if let Some(rest) = text.strip_prefix('[') {
+        let Some((address, after)) = rest.split_once(']') else {
+            return fail("the IPv6 address has no closing ]");
+        };
+        if address.parse::<std::net::Ipv6Addr>().is_err() {
+            return fail("the address in brackets is not an IPv6 address");
+        }
+        match after {
+            "" => None,
+            _ => match after.strip_prefix(':') {
+                Some(port) => Some(port),
+                None => return fail("only :PORT may follow the IPv6 address"),
+            },
+        }
+    } else {
+        let (host, port) = match text.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (text, None),
+        };
+        if host.contains(':') {
+            return fail("an IPv6 address must be written in brackets");
+        }
+        if !is_host_name(host) {
+            return fail("the host is neither a host name nor an IPv4 address");
+        }
+        port
+    };
+    if let Some(port) = port {
+        let valid = !port.is_empty()
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u16>().is_ok_and(|p| p >= 1);
+        if !valid {
+            return fail("the port must be a number from 1 to 65535");
+        }
+    }
+    Ok(text.to_string())
+}
+
+/// True for a DNS host name or a dotted-quad IPv4 address.
+fn is_host_name(host: &str) -> bool {
+    if host.parse::<std::net::Ipv4Addr>().is_ok() {
+        return true;
+    }
+    let all_digits_and_dots = host.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    if host.is_empty() || host.len() > 253 || all_digits_and_dots {
+        return false;
+    }
+    host.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_registry_host;
+
+    #[test]
+    fn registry_addresses_are_checked() {
+        let cases = [
+            ("localhost", true),
+            ("localhost:5000", true),
+            ("registry.example.test:443", true),
+            ("my-registry", true),
+            ("10.0.0.7", true),
+            ("10.0.0.7:5000", true),
+            ("[::1]", true),
+            ("[::1]:5000", true),
+            ("[fe80::1]:65535", true),
+            ("not a host", false),
+            ("", false),
+            ("localhost:", false),
+            ("localhost:0", false),
+            ("localhost:65536", false),
+            ("localhost:+80", false),
+            ("localhost:http", false),
+            ("-bad.example", false),
+            ("bad-.example", false),
+            ("a..b", false),
+            ("under_score", false),
+            ("::1", false),
+            ("[::1", false),
+            ("[not-ipv6]:80", false),
+            ("[::1]5000", false),
+            ("300.1.1.1", false),
+            ("http://localhost:5000", false),
+            ("localhost:5000/path", false),
+        ];
+        for (text, valid) in cases {
+            assert_eq!(parse_registry_host(text).is_ok(), valid, "{text:?}");
+        }
+    }
 }

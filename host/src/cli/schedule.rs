@@ -48,9 +48,9 @@ pub fn run(args: &ScheduleArgs) -> Result<(), CliError> {
     super::print_stdout(&text)?;
     if let Some(reason) = &response.stopped {
         eprintln!(
-            "warning: found {} of {} fire times, because {reason}",
+            "warning: found {} of {}, because {reason}",
             response.times.len(),
-            request.count
+            super::counted(request.count as usize, "fire time", "fire times")
         );
     }
     Ok(())

@@ -203,10 +203,10 @@ pub fn run(args: &SimulateArgs) -> Result<(), CliError> {
             let reached = pause.min(end);
             bar.set_position(u64::try_from((reached - start).num_seconds()).unwrap_or(0));
             bar.set_message(format!(
-                "{} of {}, {} steps",
+                "{} of {}, {}",
                 format_time(reached),
                 format_time(end),
-                response.steps
+                super::counted(response.steps as usize, "step", "steps")
             ));
         }
         if let Some(report) = response.report {

@@ -61,8 +61,9 @@ pub fn run(args: &ValidateArgs) -> Result<(), CliError> {
     super::print_stdout(&report.text)?;
     if report.errors > 0 {
         return Err(CliError::InvalidInput(format!(
-            "{} of {} checked objects would be rejected",
-            report.rejected, report.checked
+            "{} of {} would be rejected",
+            report.rejected,
+            super::counted(report.checked, "checked object", "checked objects")
         )));
     }
     Ok(())
@@ -118,7 +119,10 @@ fn report(response: &ValidateResponse, origins: &[Origin]) -> Report {
         }
     }
     text.push_str(&format!(
-        "{checked} objects checked: {errors} errors, {warnings} warnings\n"
+        "{} checked: {}, {}\n",
+        super::counted(checked, "object", "objects"),
+        super::counted(errors, "error", "errors"),
+        super::counted(warnings, "warning", "warnings"),
     ));
     Report {
         text,
@@ -192,6 +196,6 @@ mod tests {
         assert!(report.text.contains("skipped: DataImportCron images/cron"));
         assert!(report
             .text
-            .ends_with("1 objects checked: 0 errors, 1 warnings\n"));
+            .ends_with("1 object checked: 0 errors, 1 warning\n"));
     }
 }

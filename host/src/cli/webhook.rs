@@ -35,14 +35,16 @@ pub struct WebhookArgs {
     /// PEM file with the server's private key. Reloaded when it changes.
     #[arg(long, value_name = "FILE")]
     pub tls_key: PathBuf,
-    /// Largest request body accepted, in bytes; larger requests get 413.
-    #[arg(long, value_name = "BYTES", default_value_t = webhook::DEFAULT_MAX_BODY_BYTES)]
+    /// Largest request body accepted, in bytes (at least 1); larger
+    /// requests get 413.
+    #[arg(long, value_name = "BYTES", default_value_t = webhook::DEFAULT_MAX_BODY_BYTES,
+          value_parser = at_least_one::<usize>)]
     pub max_body_bytes: usize,
-    /// Time allowed, in seconds, for the TLS handshake, for a request's
-    /// headers, and for reading and reviewing its body; a body over it gets
-    /// 503. Also the module's time limit per review.
+    /// Time allowed, in seconds (at least 1), for the TLS handshake, for a
+    /// request's headers, and for reading and reviewing its body; a body
+    /// over it gets 503. Also the module's time limit per review.
     #[arg(long, value_name = "SECONDS", default_value_t = webhook::DEFAULT_REQUEST_TIMEOUT_SECS,
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = at_least_one::<u64>)]
     pub request_timeout: u64,
     /// HCO release whose webhook rules apply, e.g. 1.14; defaults to the
     /// newest one the module knows.
@@ -58,6 +60,18 @@ pub struct WebhookArgs {
     pub log_format: LogFormat,
     #[command(flatten)]
     pub module: ModuleArgs,
+}
+
+/// Parses a whole number of at least 1: a limit of zero would refuse
+/// every request.
+fn at_least_one<T: std::str::FromStr + PartialEq + From<u8>>(text: &str) -> Result<T, String> {
+    let value: T = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a whole number"))?;
+    if value == T::from(0) {
+        return Err("must be at least 1; a limit of 0 would refuse every request".into());
+    }
+    Ok(value)
 }
 
 /// Runs the server until SIGINT or SIGTERM.

@@ -48,6 +48,12 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// True when the state folder holds a file the user has to fix (the
+    /// input is invalid), false when reading or writing failed.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(self, StoreError::InvalidObject { .. })
+    }
+
     pub(crate) fn io<'p>(
         path: &'p Path,
         action: &'static str,
@@ -130,6 +136,21 @@ pub struct StoreState {
     /// after a crash the schedule alone would not bring the poll back.
     #[serde(default)]
     pub pending_polls: BTreeMap<String, String>,
+    /// How the last pass that settled left the folder; a pass that finds
+    /// the folder so and nothing due runs no plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled: Option<Settled>,
+}
+
+/// The state a pass settled in.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Settled {
+    /// sha256 of the stored objects and the HCO release planned for.
+    pub fingerprint: String,
+    /// When the next timed reconcile, retry or import is due (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wake_at: Option<String>,
 }
 
 /// An open state folder.
@@ -245,33 +266,72 @@ impl Store {
         let mut files = Vec::new();
         collect_yaml_files(&self.root.join("objects"), &mut files)?;
         for path in files {
-            let text = fs::read_to_string(&path).map_err(StoreError::io(&path, "reading"))?;
-            let object: Value =
-                serde_yaml::from_str(&text).map_err(|e| StoreError::InvalidObject {
-                    path: path.clone(),
-                    message: e.to_string(),
-                })?;
+            let object = read_object(&path)?;
             let key = ObjectKey::of(&object).ok_or_else(|| StoreError::InvalidObject {
                 path: path.clone(),
                 message: "kind or metadata.name is missing".into(),
             })?;
+            self.check_path(&path, &key)?;
             objects.insert(key, object);
         }
         Ok(objects)
     }
 
+    /// Checks that the object `key` read from `path` is stored under its
+    /// own name. A file whose kind, namespace or name differs from its
+    /// path would be read as one object and written back as another, so
+    /// it is rejected before anything is planned.
+    fn check_path(&self, path: &Path, key: &ObjectKey) -> Result<(), StoreError> {
+        let expected = self.object_path(key);
+        if expected == path {
+            return Ok(());
+        }
+        let objects = self.root.join("objects");
+        let parts: Vec<String> = path
+            .strip_prefix(&objects)
+            .unwrap_or(path)
+            .iter()
+            .map(|part| part.to_string_lossy().into_owned())
+            .collect();
+        let namespace = if key.namespace.is_empty() {
+            CLUSTER_SCOPE
+        } else {
+            &key.namespace
+        };
+        let message = match parts.as_slice() {
+            [kind, _, _] if *kind != key.kind.to_ascii_lowercase() => format!(
+                "kind is {:?}, but the file is in the folder of kind {kind:?}",
+                key.kind
+            ),
+            [_, folder, _] if folder != namespace => {
+                if key.namespace.is_empty() {
+                    format!(
+                        "metadata.namespace is not set (a cluster-scoped object, stored under {CLUSTER_SCOPE}), but the file is in the folder of namespace {folder:?}"
+                    )
+                } else {
+                    format!(
+                        "metadata.namespace is {:?}, but the file is in the folder {folder:?}",
+                        key.namespace
+                    )
+                }
+            }
+            [_, _, file] => format!(
+                "metadata.name is {:?}, but the file is named {file:?}",
+                key.name
+            ),
+            _ => "the file is not at objects/<kind>/<namespace>/<name>.yaml".to_string(),
+        };
+        Err(StoreError::InvalidObject {
+            path: path.to_path_buf(),
+            message: format!("{message}; the object belongs in {}", expected.display()),
+        })
+    }
+
     /// Reads the object `key`, if stored.
     pub fn get(&self, key: &ObjectKey) -> Result<Option<Value>, StoreError> {
         let path = self.object_path(key);
-        match fs::read_to_string(&path) {
-            Ok(text) => {
-                serde_yaml::from_str(&text)
-                    .map(Some)
-                    .map_err(|e| StoreError::InvalidObject {
-                        path,
-                        message: e.to_string(),
-                    })
-            }
+        match fs::read(&path) {
+            Ok(bytes) => parse_object(&path, bytes).map(Some),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::io(&path, "reading")(e)),
         }
@@ -365,6 +425,29 @@ impl Store {
         }
         Ok(volumes)
     }
+}
+
+/// Reads one object file. Text that is not UTF-8 or not YAML is an
+/// invalid object file, which the user has to fix; other read errors are
+/// failures of the store.
+fn read_object(path: &Path) -> Result<Value, StoreError> {
+    let bytes = fs::read(path).map_err(StoreError::io(path, "reading"))?;
+    parse_object(path, bytes)
+}
+
+/// Parses the content of the object file `path`.
+fn parse_object(path: &Path, bytes: Vec<u8>) -> Result<Value, StoreError> {
+    let text = String::from_utf8(bytes).map_err(|e| StoreError::InvalidObject {
+        path: path.to_path_buf(),
+        message: format!(
+            "the file is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ),
+    })?;
+    serde_yaml::from_str(&text).map_err(|e| StoreError::InvalidObject {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }
 
 fn file_name(path: &Path) -> Option<String> {

@@ -16,7 +16,7 @@ use tracing::{info, warn};
 
 use super::apply::{apply_actions, CrashAfter};
 use super::imports::{run_imports, sweep_orphan_volumes, ImportMode, RetryPolicy};
-use super::{ObjectKey, PollBackoff, Store, StoreError};
+use super::{ObjectKey, PollBackoff, Settled, Store, StoreError};
 use crate::registry::{backoff_delay, sha256_digest};
 use crate::runtime::{Runtime, RuntimeError};
 
@@ -83,13 +83,27 @@ pub fn run_pass(store: &mut Store, config: &mut PassConfig<'_>) -> Result<PassRe
         info!(removed, "orphaned volume folders removed");
     }
 
+    let fingerprint = fingerprint(store, config)?;
+    if let Some(wake_at) = settled_until(store, config, &fingerprint, start) {
+        info!("nothing changed since the last pass and nothing is due; no plan is run");
+        report.wake_at = wake_at;
+        return Ok(report);
+    }
+
     let mut polled = BTreeSet::new();
+    // A pass is one reconcile at one instant: every round plans with the
+    // same `now`, so that an object the plan stamps with `now` (the
+    // `lastUseTime` of the source in use) is written once per pass, not
+    // again whenever a round starts in a new second.
+    let now = start;
     for round in 0..MAX_ROUNDS {
-        let now = Utc::now();
         report.rounds = round + 1;
         let plan = plan(store, config, now)?;
         for warning in &plan.warnings {
-            warn!(object = ?warning.object.as_ref().map(|o| o.to_string()), "{}", warning.message);
+            match &warning.object {
+                Some(object) => warn!(object = %object, "{}", warning.message),
+                None => warn!("{}", warning.message),
+            }
         }
         for event in &plan.events {
             warn!(object = %event.object, reason = %event.reason, "{}", event.message);
@@ -174,8 +188,58 @@ pub fn run_pass(store: &mut Store, config: &mut PassConfig<'_>) -> Result<PassRe
         .filter_map(|b| parse_time(&b.retry_at))
         .min();
     report.wake_at = earliest([report.wake_at, retry_at]);
-    store.update_state(|state| state.deleted_crons.clear())?;
+    let settled = if report.rounds < MAX_ROUNDS {
+        Some(Settled {
+            fingerprint: self::fingerprint(store, config)?,
+            wake_at: report.wake_at.map(stamp),
+        })
+    } else {
+        None
+    };
+    store.update_state(|state| {
+        state.deleted_crons.clear();
+        state.settled = settled;
+    })?;
     Ok(report)
+}
+
+/// Returns the fingerprint of what a plan would be computed from: the
+/// stored objects and the HCO release.
+fn fingerprint(store: &Store, config: &PassConfig<'_>) -> Result<String, StoreError> {
+    let objects: Vec<Value> = store.load()?.into_values().collect();
+    let input = json!({ "hcoVersion": config.hco_version, "objects": objects });
+    Ok(sha256_digest(input.to_string().as_bytes()))
+}
+
+/// Returns `Some(wake_at)` when the last pass settled with the folder as it
+/// is now and nothing is due before `now`: no object changed (a write by
+/// anyone changes its resourceVersion or content), no poll or cron
+/// clean-up is left over, and the next timed reconcile, retry or import
+/// lies ahead. Such a pass has nothing to reconcile: on a cluster no event
+/// and no requeue would start one.
+fn settled_until(
+    store: &Store,
+    config: &PassConfig<'_>,
+    fingerprint: &str,
+    now: DateTime<Utc>,
+) -> Option<Option<DateTime<Utc>>> {
+    let state = store.state();
+    let settled = state.settled.as_ref()?;
+    if config.poll_now
+        || settled.fingerprint != fingerprint
+        || !state.pending_polls.is_empty()
+        || !state.deleted_crons.is_empty()
+    {
+        return None;
+    }
+    let wake_at = match settled.wake_at.as_deref() {
+        Some(text) => Some(parse_time(text)?),
+        None => None,
+    };
+    if wake_at.is_some_and(|t| t <= now) {
+        return None;
+    }
+    Some(wake_at)
 }
 
 fn stamp(time: DateTime<Utc>) -> String {

@@ -68,6 +68,26 @@ fn missing_certificate_fails_with_path() {
 }
 
 #[test]
+fn zero_limits_are_rejected() {
+    let dir = temporary_dir();
+    for option in ["--max-body-bytes", "--request-timeout"] {
+        let output = bootsource()
+            .args(["webhook", "--listen", "127.0.0.1:0", option, "0"])
+            .arg("--tls-cert")
+            .arg(dir.join("absent.crt"))
+            .arg("--tls-key")
+            .arg(dir.join("absent.key"))
+            .output()
+            .expect("the binary runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{option}: {stderr}");
+        assert!(stderr.contains(option), "{option}: {stderr}");
+        assert!(stderr.contains("'0'"), "{option}: {stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn invalid_settings_fail_at_start() {
     let (dir, _ca) = certificate_dir();
     let output = bootsource()
