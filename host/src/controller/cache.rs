@@ -339,3 +339,71 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cron(name: &str, uid: &str) -> Value {
+        json!({
+            "apiVersion": "cdi.kubevirt.io/v1beta1",
+            "kind": CRON_KIND,
+            "metadata": {"namespace": "ns", "name": name, "uid": uid, "resourceVersion": "1"},
+        })
+    }
+
+    fn gone(names: &[&str]) -> Vec<(String, String)> {
+        names
+            .iter()
+            .map(|n| ("ns".to_string(), n.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn removed_cron_is_listed_gone() {
+        let cache = Cache::new([CRON_KIND.to_string()]);
+        cache.upsert(cron("a", "1"));
+        cache.remove(&cron("a", "1"));
+        assert_eq!(cache.gone_crons(), gone(&["a"]));
+    }
+
+    #[test]
+    fn relist_without_cron_lists_it_gone() {
+        let cache = Cache::new([CRON_KIND.to_string()]);
+        cache.upsert(cron("a", "1"));
+        cache.upsert(cron("b", "2"));
+        cache.begin_relist(CRON_KIND);
+        cache.relisted(CRON_KIND, cron("b", "2"));
+        cache.end_relist(CRON_KIND);
+        assert_eq!(cache.gone_crons(), gone(&["a"]));
+    }
+
+    #[test]
+    fn recreated_cron_is_not_gone() {
+        let cache = Cache::new([CRON_KIND.to_string()]);
+        cache.upsert(cron("a", "1"));
+        cache.remove(&cron("a", "1"));
+        cache.upsert(cron("a", "3"));
+        assert_eq!(cache.gone_crons(), gone(&[]));
+    }
+
+    #[test]
+    fn forgotten_cron_is_not_gone() {
+        let cache = Cache::new([CRON_KIND.to_string()]);
+        cache.upsert(cron("a", "1"));
+        cache.remove(&cron("a", "1"));
+        cache.forget_gone_crons(&gone(&["a"]));
+        assert_eq!(cache.gone_crons(), gone(&[]));
+    }
+
+    #[test]
+    fn removed_volume_is_not_a_cron() {
+        let cache = Cache::new([CRON_KIND.to_string()]);
+        let volume =
+            json!({"kind": "DataVolume", "metadata": {"namespace": "ns", "name": "a", "uid": "1"}});
+        cache.upsert(volume.clone());
+        cache.remove(&volume);
+        assert_eq!(cache.gone_crons(), gone(&[]));
+    }
+}
