@@ -1,6 +1,6 @@
 //! The controller with the imports stage against the fake API server and a
-//! real registry (Debian's `docker-registry` on 127.0.0.1): polls, imports
-//! through a fake CDI importer, repointing on a new digest, garbage
+//! real registry (Debian's `docker-registry` on 127.0.0.1). Covered: polls,
+//! imports through a fake CDI importer, repointing on a new digest, garbage
 //! collection, a registry outage, injected API faults and restarts.
 
 mod support;
@@ -40,7 +40,7 @@ fn scratch(name: &str) -> std::path::PathBuf {
     dir
 }
 
-/// A HyperConverged with one custom template on the test registry, polled
+/// Returns a HyperConverged with one custom template on the test registry, polled
 /// once a year, keeping one import.
 fn hyperconverged(registry: &Registry) -> Value {
     json!({
@@ -89,7 +89,8 @@ async fn cluster(registry: &Registry) -> Arc<FakeApiServer> {
     api
 }
 
-/// A clock that runs with the system clock plus an offset the test moves.
+/// Returns a clock that runs with the system clock plus an offset the
+/// test moves.
 fn shifted_clock() -> (Clock, Arc<AtomicI64>) {
     let offset = Arc::new(AtomicI64::new(0));
     let read = offset.clone();
@@ -237,8 +238,9 @@ async fn registry_updates_repoint_and_outage_keeps() {
     assert_eq!(names(&api, DATA_VOLUMES), vec![second.clone()]);
     assert_eq!(digest_annotation(&api), Some(digest_v2.clone()));
 
-    // Registry down, next poll due: everything is kept and the cron says
-    // why, and the failed poll is retried without any outside event.
+    // Registry down, next poll due: everything is kept, the cron's
+    // condition gives the cause, and the failed poll is retried without
+    // any outside event.
     registry.stop();
     let deletes_before = api
         .log()
@@ -348,4 +350,79 @@ async fn restarted_controller_converges_the_same() {
         assert_eq!(converged(&api), reference, "restart after {writes} writes");
         second.task.abort();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_cron_cleans_up_imports() {
+    let dir = scratch("deleted-cron");
+    let registry = Registry::start(&dir);
+    let layout = dir.join("layout");
+    let (_, digest) = build_containerdisk(&dir, &layout, "v1", "4M");
+    push(&layout, "v1", &registry, "latest");
+    let api = Arc::new(FakeApiServer::start().await);
+    api.seed(
+        "/apis/storage.k8s.io/v1/storageclasses",
+        json!({
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {
+                "name": "local",
+                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+            },
+            "provisioner": "example.com/local",
+        }),
+    );
+    // A cron of its own, as CDI's users create them: nothing recreates it
+    // once it is deleted.
+    api.seed(
+        "/apis/cdi.kubevirt.io/v1beta1/namespaces/kubevirt-os-images/dataimportcrons",
+        json!({
+            "apiVersion": "cdi.kubevirt.io/v1beta1",
+            "kind": "DataImportCron",
+            "metadata": {"name": "testdisk-image-cron"},
+            "spec": {
+                "managedDataSource": "testdisk",
+                "schedule": "0 0 1 1 *",
+                "importsToKeep": 1,
+                "retentionPolicy": "None",
+                "template": {"spec": {
+                    "source": {"registry": {
+                        "url": format!("docker://{}/{REPOSITORY}:latest", registry.host()),
+                    }},
+                    "storage": {"resources": {"requests": {"storage": "1Gi"}}},
+                }},
+            },
+        }),
+    );
+    let _importer = fake_cdi::start(api.clone());
+    let settings = Settings {
+        stages: vec![Stage::Imports],
+        ..settings(&registry, Clock::system())
+    };
+    let running = start(&api, settings);
+    let imported = import_name(&digest);
+    wait_until("the DataSource points at the import", || {
+        data_source_target(&api).as_deref() == Some(imported.as_str())
+    })
+    .await;
+
+    // Deleted by another client: only the watch tells the controller.
+    assert!(api.delete(CRON_PATH), "the cron existed");
+    wait_until("the imports of the deleted cron are gone", || {
+        api.get(DATA_SOURCE_PATH).is_none()
+            && names(&api, DATA_VOLUMES).is_empty()
+            && names(&api, PVCS).is_empty()
+    })
+    .await;
+    let deleted: Vec<String> = api
+        .log()
+        .iter()
+        .filter(|l| l.method == Method::DELETE && l.status == 200)
+        .map(|l| l.path.rsplit('/').nth(1).unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        deleted.contains(&"datasources".to_string()),
+        "deletes: {deleted:?}"
+    );
+    running.task.abort();
 }
