@@ -1,6 +1,7 @@
-//! What a registry poll writes onto its DataImportCron, shared by the state
-//! folder (`bootsource run`) and the controller: on success the digest and
-//! `lastCronTime` annotations, and in every case a `Polled` condition.
+//! The record of a registry poll on its DataImportCron, shared by the state
+//! folder (`bootsource run`) and the controller. A successful poll writes
+//! the digest and `lastCronTime` annotations, and every poll writes a
+//! `Polled` condition.
 
 use bootsource_guest::model::cdi::{ANNOTATION_LAST_CRON_TIME, ANNOTATION_SOURCE_DESIRED_DIGEST};
 use chrono::{DateTime, SecondsFormat, Utc};

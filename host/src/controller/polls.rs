@@ -5,7 +5,7 @@
 //! that moves its `nextCronTime` on, so the poller keeps the polls it has
 //! not run yet and the back-off of failed ones in memory. A successful
 //! poll writes the digest and `lastCronTime` annotations (merge patch) and
-//! a `Polled` condition (status subresource); a failed one writes only the
+//! a `Polled` condition (status subresource). A failed one writes only the
 //! condition, False with the cause, and is retried after a back-off. A
 //! poll never deletes anything.
 //!
@@ -37,12 +37,12 @@ const CRON_KIND: &str = "DataImportCron";
 pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
 
 impl Clock {
-    /// The system clock (`Utc::now`).
+    /// Returns the system clock (`Utc::now`).
     pub fn system() -> Self {
         Clock(Arc::new(Utc::now))
     }
 
-    /// A clock that reads `now`.
+    /// Returns a clock that reads `now`.
     pub fn new(now: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Self {
         Clock(Arc::new(now))
     }
@@ -71,7 +71,7 @@ impl std::fmt::Debug for Clock {
 pub struct PollRetry {
     /// Wait after the first failure. Defaults to 10 s.
     pub base: Duration,
-    /// Longest wait. Defaults to 10 minutes.
+    /// Maximum wait. Defaults to 10 minutes.
     pub cap: Duration,
 }
 
