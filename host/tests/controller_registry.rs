@@ -237,7 +237,11 @@ async fn registry_updates_repoint_and_outage_keeps() {
     .await;
     assert_eq!(names(&api, DATA_VOLUMES), vec![second.clone()]);
     assert_eq!(digest_annotation(&api), Some(digest_v2.clone()));
-    assert_eq!(api.pending_faults(), 0, "faults left unused after the update");
+    assert_eq!(
+        api.pending_faults(),
+        0,
+        "faults left unused after the update"
+    );
 
     // Registry down, next poll due: everything is kept, the cron's
     // condition gives the cause, and the failed poll is retried without

@@ -67,7 +67,7 @@ pub struct ControllerArgs {
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
           default_value = "10s")]
     pub retry_backoff: Duration,
-    /// Longest wait between retries of a failed registry poll, as a
+    /// Maximum wait between retries of a failed registry poll, as a
     /// duration such as `10m`.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
           default_value = "10m")]

@@ -1,7 +1,7 @@
 //! A fake of CDI's DataVolume controller and of the Kubernetes garbage
 //! collector, for tests against the fake API server. It is not CDI: it
 //! downloads nothing. Every new DataVolume is marked Succeeded at once and
-//! gets a bound PVC of the same name, owned by it; a PVC whose owning
+//! gets a bound PVC of the same name, owned by it. A PVC whose owning
 //! DataVolume is gone is deleted, as the garbage collector would.
 
 use std::sync::Arc;
@@ -44,7 +44,7 @@ fn text<'a>(object: &'a Value, pointer: &str) -> &'a str {
         .unwrap_or_default()
 }
 
-/// One pass: imports new DataVolumes, collects orphaned PVCs.
+/// Marks new DataVolumes imported and deletes orphaned PVCs.
 fn step(api: &FakeApiServer) {
     let data_volumes = api.objects(DATA_VOLUMES);
     for data_volume in &data_volumes {
