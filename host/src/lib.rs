@@ -8,6 +8,7 @@ pub mod controller;
 pub mod input;
 pub mod module_cache;
 pub mod output;
+pub mod poll_result;
 pub mod registry;
 pub mod runtime;
 pub mod store;

@@ -4,7 +4,9 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use bootsource::controller::resources::{Permission, CLUSTER_PERMISSIONS, LEASE_PERMISSIONS};
+use bootsource::controller::resources::{
+    Permission, CLUSTER_PERMISSIONS, LEASE_PERMISSIONS, POLL_PERMISSIONS,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -122,6 +124,16 @@ fn cluster_role_lets_events_be_recorded() {
         );
         assert!(granted.contains(&triple), "events {verb} not granted");
     }
+}
+
+#[test]
+fn cluster_role_grants_poll_writes() {
+    let granted = granted(&of_kind("ClusterRole")[0]);
+    let missing: Vec<_> = used(POLL_PERMISSIONS)
+        .into_iter()
+        .filter(|triple| !granted.contains(triple))
+        .collect();
+    assert!(missing.is_empty(), "poll writes not granted: {missing:?}");
 }
 
 #[test]

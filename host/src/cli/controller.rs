@@ -6,9 +6,10 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use super::plan::StageArg;
-use super::{CliError, ModuleArgs};
+use super::{CliError, ModuleArgs, RegistryArgs};
 use crate::controller::apply::RetryPolicy;
 use crate::controller::lease::LeaseSettings;
+use crate::controller::polls::PollRetry;
 use crate::controller::{Controller, Settings};
 
 #[derive(Debug, Args)]
@@ -16,7 +17,9 @@ pub struct ControllerArgs {
     /// Stages to run, comma-separated. The default leaves out `imports`,
     /// because on a cluster with CDI installed its DataImportCron controller
     /// already runs that stage and the two would fight over the same
-    /// objects. Add `imports` only where CDI's controller is not running.
+    /// objects. Add `imports` only where CDI's controller is not running:
+    /// then bootsource polls the registries itself and creates the
+    /// DataVolumes, and CDI's DataVolume controller must still import them.
     #[arg(
         long,
         value_enum,
@@ -57,6 +60,18 @@ pub struct ControllerArgs {
     /// longer is retried.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub request_timeout: u64,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Wait before retrying a failed registry poll (imports stage), as a
+    /// duration such as `10s`; doubled per failure in a row.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
+          default_value = "10s")]
+    pub retry_backoff: Duration,
+    /// Maximum wait between retries of a failed registry poll, as a
+    /// duration such as `10m`.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
+          default_value = "10m")]
+    pub retry_backoff_max: Duration,
     /// Log format on standard error.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -94,7 +109,7 @@ pub fn init_logging(format: LogFormat) {
 pub fn run(args: &ControllerArgs) -> Result<(), CliError> {
     init_logging(args.log_format);
     let runtime = args.module.load()?;
-    let settings = settings(args);
+    let settings = settings(args)?;
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -113,12 +128,12 @@ pub fn run(args: &ControllerArgs) -> Result<(), CliError> {
     })
 }
 
-fn settings(args: &ControllerArgs) -> Settings {
+fn settings(args: &ControllerArgs) -> Result<Settings, CliError> {
     let identity = args
         .identity
         .clone()
         .unwrap_or_else(|| format!("bootsource-{}", std::process::id()));
-    Settings {
+    Ok(Settings {
         stages: args.stages.iter().copied().map(Into::into).collect(),
         hco_version: args.hco_version.clone(),
         os_images_namespace: args.os_images_namespace.clone(),
@@ -134,8 +149,13 @@ fn settings(args: &ControllerArgs) -> Settings {
                 identity,
             )
         }),
+        registry: args.registry.config()?,
+        poll_retry: PollRetry {
+            base: args.retry_backoff,
+            cap: args.retry_backoff_max,
+        },
         ..Settings::default()
-    }
+    })
 }
 
 /// Completes on SIGINT, or on SIGTERM where signals exist.

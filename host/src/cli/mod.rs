@@ -69,6 +69,42 @@ pub enum Command {
     Example,
 }
 
+/// Registry client options shared by `run` and `controller`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RegistryArgs {
+    /// Docker config file with registry credentials (`auths.<host>.auth`,
+    /// base64 of `user:password`).
+    #[arg(long, value_name = "FILE")]
+    pub registry_config: Option<PathBuf>,
+    /// Registry to reach over plain HTTP instead of HTTPS, as `HOST[:PORT]`:
+    /// a host name, an IPv4 address or an IPv6 address in brackets, and a
+    /// port from 1 to 65535. Repeatable.
+    #[arg(long, value_name = "HOST:PORT", value_parser = run::parse_registry_host)]
+    pub insecure_registry: Vec<String>,
+    /// Timeout of one registry request (a poll, or each connect and read of
+    /// a pull), as a duration such as `30s` or `2m`.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
+          default_value = "30s")]
+    pub registry_timeout: Duration,
+}
+
+impl RegistryArgs {
+    /// Reads the credentials file, if any, into the client settings.
+    pub fn config(&self) -> Result<crate::registry::RegistryConfig, CliError> {
+        let auth = match &self.registry_config {
+            Some(path) => {
+                crate::registry::AuthConfig::read(path).map_err(CliError::InvalidInput)?
+            }
+            None => crate::registry::AuthConfig::default(),
+        };
+        Ok(crate::registry::RegistryConfig {
+            insecure: self.insecure_registry.clone(),
+            auth,
+            timeout: self.registry_timeout,
+        })
+    }
+}
+
 /// Options shared by every command that runs the module.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ModuleArgs {

@@ -11,9 +11,9 @@ use clap::Args;
 use serde_json::{json, Value};
 use tracing::{info, warn};
 
-use super::{CliError, ModuleArgs, EXAMPLE_HYPERCONVERGED};
+use super::{CliError, ModuleArgs, RegistryArgs, EXAMPLE_HYPERCONVERGED};
 use crate::input;
-use crate::registry::{AuthConfig, Registry, RegistryConfig};
+use crate::registry::Registry;
 use crate::store::apply::CrashAfter;
 use crate::store::imports::{ImportMode, RetryPolicy};
 use crate::store::pass::{run_pass, until, PassConfig};
@@ -45,20 +45,8 @@ pub struct RunArgs {
     /// `5m`.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub import_delay: Option<Duration>,
-    /// Docker config file with registry credentials (`auths.<host>.auth`,
-    /// base64 of `user:password`).
-    #[arg(long, value_name = "FILE")]
-    pub registry_config: Option<PathBuf>,
-    /// Registry to reach over plain HTTP instead of HTTPS, as `HOST[:PORT]`:
-    /// a host name, an IPv4 address or an IPv6 address in brackets, and a
-    /// port from 1 to 65535. Repeatable.
-    #[arg(long, value_name = "HOST:PORT", value_parser = parse_registry_host)]
-    pub insecure_registry: Vec<String>,
-    /// Timeout of one registry request (a poll, or each connect and read of
-    /// a pull), e.g. `30s`.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
-          default_value = "30s")]
-    pub registry_timeout: Duration,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// Wait before retrying a failed poll or import; doubled per failure
     /// in a row, e.g. `10s`.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
@@ -99,16 +87,8 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     store.clean_tmp()?;
     ensure_storage_class(&mut store, &objects)?;
 
-    let auth = match &args.registry_config {
-        Some(path) => AuthConfig::read(path).map_err(CliError::InvalidInput)?,
-        None => AuthConfig::default(),
-    };
-    let registry = Registry::new(RegistryConfig {
-        insecure: args.insecure_registry.clone(),
-        auth,
-        timeout: args.registry_timeout,
-    })
-    .map_err(|e| CliError::Failure(format!("failed to start the registry client: {e}")))?;
+    let registry = Registry::new(args.registry.config()?)
+        .map_err(|e| CliError::Failure(format!("failed to start the registry client: {e}")))?;
     let mode = match args.import_delay {
         Some(delay) => {
             warn!(delay = %humantime::format_duration(delay), "stand-in imports: no registry is contacted and disk files are empty");

@@ -22,6 +22,9 @@ use tokio::task::JoinHandle;
 /// cluster-scoped objects.
 type Key = (String, String);
 
+/// Kind whose disappearance the imports stage must hear of.
+const CRON_KIND: &str = "DataImportCron";
+
 /// The watched objects by kind, as JSON, and which kinds finished their
 /// initial list.
 #[derive(Default)]
@@ -30,6 +33,9 @@ struct Objects {
     /// Objects of a relist in progress, swapped in when the list is done.
     relisting: BTreeMap<String, BTreeMap<Key, Value>>,
     synced: BTreeSet<String>,
+    /// DataImportCrons seen disappearing, by a delete event, a relist or
+    /// the controller's own delete, until a plan ran with them.
+    gone_crons: BTreeSet<Key>,
 }
 
 /// The latest known state of every watched object.
@@ -113,10 +119,34 @@ impl Cache {
             let same_uid = slot.get(&key).is_some_and(|held| uid(held) == uid(object));
             if same_uid {
                 slot.remove(&key);
+                if kind == CRON_KIND {
+                    objects.gone_crons.insert(key);
+                }
             }
         }
         drop(objects);
         self.changed.notify_one();
+    }
+
+    /// Returns the DataImportCrons seen disappearing that are not back, as
+    /// (namespace, name), for the plan's `deletedCrons`.
+    pub fn gone_crons(&self) -> Vec<(String, String)> {
+        let objects = self.lock();
+        let present = objects.by_kind.get(CRON_KIND);
+        objects
+            .gone_crons
+            .iter()
+            .filter(|key| !present.is_some_and(|p| p.contains_key(*key)))
+            .cloned()
+            .collect()
+    }
+
+    /// Forgets crons a plan ran with, once its actions were applied.
+    pub fn forget_gone_crons(&self, crons: &[(String, String)]) {
+        let mut objects = self.lock();
+        for cron in crons {
+            objects.gone_crons.remove(cron);
+        }
     }
 
     fn begin_relist(&self, kind: &str) {
@@ -139,6 +169,17 @@ impl Cache {
     fn end_relist(&self, kind: &str) {
         let mut objects = self.lock();
         let listed = objects.relisting.remove(kind).unwrap_or_default();
+        if kind == CRON_KIND {
+            let vanished: Vec<Key> = objects
+                .by_kind
+                .get(kind)
+                .into_iter()
+                .flat_map(|held| held.keys())
+                .filter(|key| !listed.contains_key(*key))
+                .cloned()
+                .collect();
+            objects.gone_crons.extend(vanished);
+        }
         objects.by_kind.insert(kind.to_string(), listed);
         objects.synced.insert(kind.to_string());
         drop(objects);
@@ -296,5 +337,73 @@ where
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cron(name: &str, uid: &str) -> Value {
+        json!({
+            "apiVersion": "cdi.kubevirt.io/v1beta1",
+            "kind": CRON_KIND,
+            "metadata": {"namespace": "ns", "name": name, "uid": uid, "resourceVersion": "1"},
+        })
+    }
+
+    fn gone(names: &[&str]) -> Vec<(String, String)> {
+        names
+            .iter()
+            .map(|n| ("ns".to_string(), n.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn removed_cron_is_listed_gone() {
+        let cache = Cache::new([CRON_KIND.to_string()]);
+        cache.upsert(cron("a", "1"));
+        cache.remove(&cron("a", "1"));
+        assert_eq!(cache.gone_crons(), gone(&["a"]));
+    }
+
+    #[test]
+    fn relist_without_cron_lists_it_gone() {
+        let cache = Cache::new([CRON_KIND.to_string()]);
+        cache.upsert(cron("a", "1"));
+        cache.upsert(cron("b", "2"));
+        cache.begin_relist(CRON_KIND);
+        cache.relisted(CRON_KIND, cron("b", "2"));
+        cache.end_relist(CRON_KIND);
+        assert_eq!(cache.gone_crons(), gone(&["a"]));
+    }
+
+    #[test]
+    fn recreated_cron_is_not_gone() {
+        let cache = Cache::new([CRON_KIND.to_string()]);
+        cache.upsert(cron("a", "1"));
+        cache.remove(&cron("a", "1"));
+        cache.upsert(cron("a", "3"));
+        assert_eq!(cache.gone_crons(), gone(&[]));
+    }
+
+    #[test]
+    fn forgotten_cron_is_not_gone() {
+        let cache = Cache::new([CRON_KIND.to_string()]);
+        cache.upsert(cron("a", "1"));
+        cache.remove(&cron("a", "1"));
+        cache.forget_gone_crons(&gone(&["a"]));
+        assert_eq!(cache.gone_crons(), gone(&[]));
+    }
+
+    #[test]
+    fn removed_volume_is_not_a_cron() {
+        let cache = Cache::new([CRON_KIND.to_string()]);
+        let volume =
+            json!({"kind": "DataVolume", "metadata": {"namespace": "ns", "name": "a", "uid": "1"}});
+        cache.upsert(volume.clone());
+        cache.remove(&volume);
+        assert_eq!(cache.gone_crons(), gone(&[]));
     }
 }

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod events;
 pub mod lease;
 pub mod metrics;
+pub mod polls;
 pub mod resources;
 
 use std::net::SocketAddr;
@@ -18,15 +19,18 @@ use std::time::{Duration, Instant};
 
 use bootsource_guest::contract::{op, PlanRequest, Stage};
 use bootsource_guest::hco_version::HcoVersion;
+use bootsource_guest::model::cdi::NamespacedName;
 use bootsource_guest::plan::Plan;
 use kube::Client;
 
+use crate::registry::RegistryConfig;
 use crate::runtime::{Runtime, RuntimeError};
 use apply::{Applier, RetryPolicy, Written};
 use cache::{Cache, Watched};
 use events::EventRecorder;
 use lease::LeaseSettings;
 use metrics::Metrics;
+use polls::{Clock, PollRetry, Poller};
 use resources::{api_resource, kind_of};
 
 /// Delay after a watch event before the reconcile starts, so that a burst
@@ -105,6 +109,12 @@ impl Error {
 }
 
 /// Controller settings.
+///
+/// With the imports stage the controller also acts on the plan's registry
+/// polls: it resolves each source with the registry client of `registry`,
+/// writes the digest onto the DataImportCron and retries failed polls
+/// after `poll_retry`. It creates the DataVolumes of imports but does not
+/// import: CDI's DataVolume controller must run in the cluster.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Stages to run. The `bootsource controller` default is templates and
@@ -123,6 +133,12 @@ pub struct Settings {
     pub metrics_addr: Option<SocketAddr>,
     /// Leader election; none to run without.
     pub lease: Option<LeaseSettings>,
+    /// Registry client settings for polls (imports stage only).
+    pub registry: RegistryConfig,
+    /// Back-off of failed polls.
+    pub poll_retry: PollRetry,
+    /// The time plans and polls are made at; the system clock by default.
+    pub clock: Clock,
 }
 
 impl Default for Settings {
@@ -136,6 +152,12 @@ impl Default for Settings {
             resync: DEFAULT_RESYNC,
             metrics_addr: None,
             lease: None,
+            registry: RegistryConfig {
+                timeout: Duration::from_secs(30),
+                ..RegistryConfig::default()
+            },
+            poll_retry: PollRetry::default(),
+            clock: Clock::system(),
         }
     }
 }
@@ -158,6 +180,8 @@ pub struct Controller {
     cache: Arc<Cache>,
     metrics: Arc<Metrics>,
     events: EventRecorder,
+    /// The registry poller; only with the imports stage.
+    poller: Option<Poller>,
     settings: Settings,
     reconcile_lock: tokio::sync::Mutex<()>,
 }
@@ -177,6 +201,10 @@ impl Controller {
             cache: Arc::new(Cache::new(kinds)),
             metrics: Arc::new(Metrics::new()),
             events,
+            poller: settings
+                .stages
+                .contains(&Stage::Imports)
+                .then(|| Poller::new(&settings.registry, settings.poll_retry)),
             settings,
             reconcile_lock: tokio::sync::Mutex::new(()),
         })
@@ -300,10 +328,11 @@ impl Controller {
             retry: self.settings.retry,
         };
         for attempt in 1..=MAX_PLANS_PER_RECONCILE {
-            let now = chrono::Utc::now();
+            let now = self.settings.clock.now();
             self.metrics
                 .observe_crons(&self.cache.objects_of("DataImportCron"), now);
-            let plan = self.plan(now).await?;
+            let gone_crons = self.cache.gone_crons();
+            let plan = self.plan(now, &gone_crons).await?;
             for warning in &plan.warnings {
                 let object = warning.object.as_ref().map(ToString::to_string);
                 tracing::warn!(object = ?object, field = ?warning.field, "{}", warning.message);
@@ -311,14 +340,25 @@ impl Controller {
 
             match self.apply_all(&applier, &plan, &mut outcome).await {
                 Ok(()) => {
-                    // NOTE: polls are left to the registry poller.
+                    self.cache.forget_gone_crons(&gone_crons);
+                    let mut retry_at = None;
+                    if let Some(poller) = &self.poller {
+                        let polled = poller.run(&plan, &applier, &self.cache, now).await?;
+                        outcome.writes += polled.writes;
+                        retry_at = polled.retry_at;
+                    }
                     for event in &plan.events {
                         tracing::info!(object = %event.object, reason = %event.reason, kind = %event.type_, "{}", event.message);
                         self.events.record(event, &self.cache).await;
                     }
+                    let retry_after =
+                        retry_at.map(|at| (at - now).to_std().unwrap_or(Duration::ZERO));
                     outcome.requeue_after = plan
                         .requeue_after_seconds
-                        .map(|s| Duration::from_secs(u64::try_from(s).unwrap_or(0)));
+                        .map(|s| Duration::from_secs(u64::try_from(s).unwrap_or(0)))
+                        .into_iter()
+                        .chain(retry_after)
+                        .min();
                     tracing::info!(
                         writes = outcome.writes,
                         already_done = outcome.already_done,
@@ -355,16 +395,25 @@ impl Controller {
         Ok(())
     }
 
-    async fn plan(&self, now: chrono::DateTime<chrono::Utc>) -> Result<Plan, Error> {
+    async fn plan(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        gone_crons: &[(String, String)],
+    ) -> Result<Plan, Error> {
+        let deleted_crons: Vec<NamespacedName> = gone_crons
+            .iter()
+            .map(|(namespace, name)| NamespacedName {
+                namespace: namespace.clone(),
+                name: name.clone(),
+            })
+            .collect();
         let request = PlanRequest {
             hco_version: Some(self.settings.hco_version.clone()),
             now: Some(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
             stages: Some(self.settings.stages.clone()),
             admission_defaults: Some(true),
             os_images_namespace: Some(self.settings.os_images_namespace.clone()),
-            // NOTE: the imports stage's clean-up after deleted crons needs
-            // this list; the controller does not track deletions yet.
-            deleted_crons: None,
+            deleted_crons: (!deleted_crons.is_empty()).then_some(deleted_crons),
             objects: self.cache.snapshot(),
             ..PlanRequest::default()
         };

@@ -171,6 +171,22 @@ pub const CLUSTER_PERMISSIONS: &[Permission] = &[
     },
 ];
 
+/// The permissions the registry poller uses (imports stage): a merge patch
+/// of a DataImportCron's annotations and of its status. They are part of
+/// [`CLUSTER_PERMISSIONS`]; a test checks that.
+pub const POLL_PERMISSIONS: &[Permission] = &[
+    Permission {
+        group: "cdi.kubevirt.io",
+        resource: "dataimportcrons",
+        verbs: &["patch"],
+    },
+    Permission {
+        group: "cdi.kubevirt.io",
+        resource: "dataimportcrons/status",
+        verbs: &["patch"],
+    },
+];
+
 /// The permissions on Leases in the controller's own namespace, used only
 /// with `--leader-elect`.
 pub const LEASE_PERMISSIONS: &[Permission] = &[Permission {

@@ -8,15 +8,15 @@ use std::time::Duration;
 use bootsource_guest::contract::{op, PlanRequest, Stage};
 use bootsource_guest::imports::kind;
 use bootsource_guest::model::cdi::NamespacedName;
-use bootsource_guest::model::cdi::{ANNOTATION_LAST_CRON_TIME, ANNOTATION_SOURCE_DESIRED_DIGEST};
 use bootsource_guest::plan::{ActionKind, Plan, PollSource};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use tracing::{info, warn};
 
 use super::apply::{apply_actions, CrashAfter};
 use super::imports::{run_imports, sweep_orphan_volumes, ImportMode, RetryPolicy};
 use super::{ObjectKey, PollBackoff, Settled, Store, StoreError};
+use crate::poll_result::{self, stamp, PollResult};
 use crate::registry::{backoff_delay, sha256_digest};
 use crate::runtime::{Runtime, RuntimeError};
 
@@ -25,10 +25,7 @@ use crate::runtime::{Runtime, RuntimeError};
 /// state folder settles in about six rounds, and the rest is headroom.
 pub const MAX_ROUNDS: usize = 16;
 
-/// Condition type on a DataImportCron that bootsource adds for its own
-/// poller: whether the last registry poll succeeded. CDI has no such
-/// condition, and the module keeps condition types it does not manage.
-pub const CONDITION_POLLED: &str = "Polled";
+pub use crate::poll_result::CONDITION_POLLED;
 
 /// Failures that end a pass.
 #[derive(Debug, thiserror::Error)]
@@ -242,10 +239,6 @@ fn settled_until(
     Some(wake_at)
 }
 
-fn stamp(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
 fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .ok()
@@ -412,23 +405,13 @@ fn poll(
     let time = stamp(now);
     match result {
         Ok(digest) => {
-            let annotations = &mut object["metadata"]["annotations"];
-            if !annotations.is_object() {
-                *annotations = json!({});
-            }
-            let previous = annotations
-                .get(ANNOTATION_SOURCE_DESIRED_DIGEST)
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            let changed = previous.as_deref() != Some(digest.as_str());
-            annotations[ANNOTATION_SOURCE_DESIRED_DIGEST] = json!(digest);
-            annotations[ANNOTATION_LAST_CRON_TIME] = json!(time);
-            set_polled_condition(
+            let changed = poll_result::record(
                 &mut object,
-                true,
-                "PollSucceeded",
-                &format!("{url} resolved to {digest}"),
-                &time,
+                &PollResult::Resolved {
+                    url: url.to_string(),
+                    digest: digest.clone(),
+                },
+                now,
             );
             config.crash.tick();
             store.put(object, &time)?;
@@ -450,11 +433,15 @@ fn poll(
             let retry_at =
                 now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero());
             warn!(cron = %cron_id, %url, failures, retry_at = %stamp(retry_at), "poll failed: {message}");
-            let text = format!(
-                "{message}; attempt {failures}, next attempt at {}; objects and volumes are kept",
-                stamp(retry_at)
+            poll_result::record(
+                &mut object,
+                &PollResult::Failed {
+                    message,
+                    failures,
+                    retry_at,
+                },
+                now,
             );
-            set_polled_condition(&mut object, false, "PollFailed", &text, &time);
             config.crash.tick();
             store.put(object, &time)?;
             store.update_state(|state| {
@@ -469,44 +456,6 @@ fn poll(
             })?;
             Ok(PollOutcome::Failed)
         }
-    }
-}
-
-/// Sets the `Polled` condition with CDI's bookkeeping: lastTransitionTime
-/// changes with the status only.
-fn set_polled_condition(cron: &mut Value, ok: bool, reason: &str, message: &str, now: &str) {
-    let status = if ok { "True" } else { "False" };
-    if !cron.get("status").is_some_and(Value::is_object) {
-        cron["status"] = json!({});
-    }
-    let conditions = &mut cron["status"]["conditions"];
-    if !conditions.is_array() {
-        *conditions = json!([]);
-    }
-    let Some(list) = conditions.as_array_mut() else {
-        return;
-    };
-    let position = list
-        .iter()
-        .position(|c| c.get("type").and_then(Value::as_str) == Some(CONDITION_POLLED));
-    let transition = match position.map(|i| &list[i]) {
-        Some(old) if old.get("status").and_then(Value::as_str) == Some(status) => old
-            .get("lastTransitionTime")
-            .cloned()
-            .unwrap_or_else(|| json!(now)),
-        _ => json!(now),
-    };
-    let condition = json!({
-        "type": CONDITION_POLLED,
-        "status": status,
-        "reason": reason,
-        "message": message,
-        "lastTransitionTime": transition,
-        "lastHeartbeatTime": now,
-    });
-    match position {
-        Some(i) => list[i] = condition,
-        None => list.push(condition),
     }
 }
 

@@ -315,12 +315,40 @@ impl FakeApiServer {
     /// Applies a merge patch as another client would, bumping the
     /// resourceVersion and sending a MODIFIED event.
     pub fn patch(&self, path: &str, patch: &Value) -> Value {
-        let target = parse_path(path).expect("object path");
+        self.try_patch(path, patch).expect("object exists")
+    }
+
+    /// Like [`FakeApiServer::patch`], but returns `None` when the object
+    /// does not exist.
+    pub fn try_patch(&self, path: &str, patch: &Value) -> Option<Value> {
+        let target = parse_path(path)?;
         let mut state = self.lock();
-        let updated = modify(&mut state, &target, |object| merge_patch(object, patch))
-            .expect("object exists");
+        let updated = modify(&mut state, &target, |object| merge_patch(object, patch)).ok()?;
         self.publish(&mut state, &target.resource, "MODIFIED", &updated);
-        updated
+        Some(updated)
+    }
+
+    /// Deletes an object as another client would, sending a DELETED event;
+    /// returns false when it did not exist.
+    pub fn delete(&self, path: &str) -> bool {
+        let Some(target) = parse_path(path) else {
+            return false;
+        };
+        let mut state = self.lock();
+        let Some(mut gone) = state
+            .objects
+            .get_mut(&target.resource)
+            .and_then(|m| m.remove(&key(&target)))
+        else {
+            return false;
+        };
+        let version = next_version(&mut state);
+        merge_patch(
+            &mut gone,
+            &json!({"metadata": {"resourceVersion": version}}),
+        );
+        self.publish(&mut state, &target.resource, "DELETED", &gone);
+        true
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
