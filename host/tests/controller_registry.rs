@@ -336,16 +336,26 @@ async fn restarted_controller_converges_the_same() {
     };
     assert_eq!(reference.data_volumes, vec![expected_target.clone()]);
 
-    for writes in [2, 5, 8] {
+    for writes in [2, 6, 10] {
         let api = cluster(&registry).await;
         let _importer = fake_cdi::start(api.clone());
         let first = start(&api, settings(&registry, Clock::system()));
-        wait_until("the first controller wrote enough", || {
-            accepted_writes(&api) >= writes
-        })
-        .await;
+        // Checked often, so that the abort falls close to the count.
+        let deadline = tokio::time::Instant::now() + CONVERGE_TIMEOUT;
+        while accepted_writes(&api) < writes {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {writes} writes"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
         first.task.abort();
         let _ = first.task.await;
+        assert_eq!(
+            data_source_target(&api),
+            None,
+            "the abort after {writes} writes came after the import"
+        );
 
         let second = start(&api, settings(&registry, Clock::system()));
         wait_until("the restarted controller converges", || {
