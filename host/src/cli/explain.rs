@@ -1,10 +1,12 @@
 //! `bootsource explain`: why a boot source is or is not up to date, from a
-//! state folder and the plan the module makes for it.
+//! state folder or a cluster and the plan the module makes for it.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use bootsource_guest::contract::{op, PlanRequest};
+use bootsource_guest::hco_version::HcoVersion;
 use bootsource_guest::imports::kind;
 use bootsource_guest::model::cdi::{
     ANNOTATION_LAST_CRON_TIME, ANNOTATION_NEXT_CRON_TIME, ANNOTATION_SOURCE_DESIRED_DIGEST,
@@ -16,6 +18,7 @@ use clap::Args;
 use serde_json::Value;
 
 use super::{CliError, ModuleArgs};
+use crate::controller::{cache, resources_read};
 use crate::store::pass::{stages_for, CONDITION_POLLED};
 use crate::store::{ObjectKey, Store};
 
@@ -28,8 +31,26 @@ pub struct ExplainArgs {
     #[arg(value_name = "NAME")]
     pub name: String,
     /// State folder written by `bootsource run`.
-    #[arg(long, value_name = "DIR")]
-    pub state: PathBuf,
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "cluster",
+        conflicts_with = "cluster"
+    )]
+    pub state: Option<PathBuf>,
+    /// Read the objects from the cluster instead of a state folder, through
+    /// the kubeconfig (`KUBECONFIG` or ~/.kube/config) or, inside a pod, its
+    /// service account. Needs list on the resources the controller watches.
+    #[arg(long)]
+    pub cluster: bool,
+    /// With `--cluster`: time limit of each API request, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout: u64,
+    /// HCO release whose behaviour to reproduce, from 1.6 to 1.20; with
+    /// `--cluster` it also picks the SSP API version to read.
+    #[arg(long, value_name = "VERSION", default_value = "1.20")]
+    pub hco_version: String,
     /// The current time (RFC 3339); defaults to the system clock.
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
@@ -48,20 +69,13 @@ struct Target {
 
 /// Runs `bootsource explain`.
 pub fn run(args: &ExplainArgs) -> Result<(), CliError> {
-    if !args.state.join("objects").is_dir() {
-        return Err(CliError::InvalidInput(format!(
-            "{}: not a state folder (no objects/ inside); create one with `bootsource run --state {}`",
-            args.state.display(),
-            args.state.display()
-        )));
-    }
-    let store = Store::open(&args.state)?;
-    let objects = store
-        .load()
-        .map_err(|e| CliError::InvalidInput(e.to_string()))?;
+    let (objects, source) = match &args.state {
+        Some(state) => (read_state(state)?, state.display().to_string()),
+        None => (read_cluster(args)?, "the cluster".to_string()),
+    };
     let now = args.now.clone().unwrap_or_else(super::plan::now_rfc3339);
     let request = PlanRequest {
-        hco_version: None,
+        hco_version: Some(args.hco_version.clone()),
         now: Some(now),
         stages: stages_for(objects.keys()),
         deleted_crons: None,
@@ -76,9 +90,8 @@ pub fn run(args: &ExplainArgs) -> Result<(), CliError> {
 
     let target = find_target(&args.name, &objects, &plan).ok_or_else(|| {
         CliError::InvalidInput(format!(
-            "{}: no DataSource, DataImportCron or boot-source template of that name in {}",
-            args.name,
-            args.state.display()
+            "{}: no DataSource, DataImportCron or boot-source template of that name in {source}",
+            args.name
         ))
     })?;
     let (up_to_date, findings) = explain(&target, &objects, &plan);
@@ -102,6 +115,52 @@ pub fn run(args: &ExplainArgs) -> Result<(), CliError> {
         println!("- {finding}");
     }
     Ok(())
+}
+
+/// Reads the objects of a state folder.
+fn read_state(state: &Path) -> Result<BTreeMap<ObjectKey, Value>, CliError> {
+    if !state.join("objects").is_dir() {
+        return Err(CliError::InvalidInput(format!(
+            "{}: not a state folder (no objects/ inside); create one with `bootsource run --state {}`",
+            state.display(),
+            state.display()
+        )));
+    }
+    let store = Store::open(state)?;
+    store
+        .load()
+        .map_err(|e| CliError::InvalidInput(e.to_string()))
+}
+
+/// Lists the objects the controller would read from the cluster.
+fn read_cluster(args: &ExplainArgs) -> Result<BTreeMap<ObjectKey, Value>, CliError> {
+    if let Err(error) = HcoVersion::parse(&args.hco_version) {
+        return Err(CliError::InvalidInput(format!(
+            "--hco-version {}: {error}",
+            args.hco_version
+        )));
+    }
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failure(format!("failed to start the async runtime: {e}")))?;
+    let listed = tokio.block_on(async {
+        let mut config = kube::Config::infer().await.map_err(|e| {
+            format!("failed to configure the Kubernetes client from the kubeconfig or the in-cluster environment: {e}")
+        })?;
+        let timeout = Duration::from_secs(args.request_timeout);
+        config.connect_timeout = Some(timeout);
+        config.read_timeout = Some(timeout);
+        config.write_timeout = Some(timeout);
+        let client = kube::Client::try_from(config)
+            .map_err(|e| format!("failed to start the Kubernetes client: {e}"))?;
+        cache::list_once(&client, &resources_read(&args.hco_version, true)).await
+    });
+    let listed = listed.map_err(CliError::Failure)?;
+    Ok(listed
+        .into_iter()
+        .filter_map(|object| Some((ObjectKey::of(&object)?, object)))
+        .collect())
 }
 
 fn key(kind: &str, namespace: &str, name: &str) -> ObjectKey {

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::api::storage::v1::StorageClass;
-use kube::api::{Api, DynamicObject};
+use kube::api::{Api, DynamicObject, ListParams};
 use kube::discovery::ApiResource;
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
@@ -281,6 +281,54 @@ pub fn spawn_watchers(
             }
         })
         .collect()
+}
+
+/// Lists every object of `resources` once, for a one-shot read such as
+/// `bootsource explain --cluster`. A custom resource the server does not
+/// serve (its CRD is not installed) counts as none. An error names the
+/// kind that could not be listed.
+pub async fn list_once(client: &Client, resources: &[Watched]) -> Result<Vec<Value>, String> {
+    let mut objects = Vec::new();
+    for resource in resources {
+        let kind = resource.kind();
+        let failed = |error: kube::Error| match error {
+            // The error's own text repeats the whole Status body as Debug.
+            kube::Error::Api(status) => format!(
+                "failed to list {kind} objects: the API server answered {} {}: {}",
+                status.code, status.reason, status.message
+            ),
+            error => format!("failed to list {kind} objects: {error}"),
+        };
+        match resource {
+            Watched::Dynamic(ar) => {
+                let api = Api::<DynamicObject>::all_with(client.clone(), ar);
+                match api.list(&ListParams::default()).await {
+                    Ok(list) => objects.extend(
+                        list.items
+                            .iter()
+                            .filter_map(|o| to_json(o, &ar.api_version, &ar.kind)),
+                    ),
+                    Err(kube::Error::Api(status)) if status.code == 404 => {}
+                    Err(error) => return Err(failed(error)),
+                }
+            }
+            Watched::PersistentVolumeClaims => {
+                let api = Api::<PersistentVolumeClaim>::all(client.clone());
+                let list = api.list(&ListParams::default()).await.map_err(failed)?;
+                objects.extend(list.items.iter().filter_map(|o| to_json(o, "v1", &kind)));
+            }
+            Watched::StorageClasses => {
+                let api = Api::<StorageClass>::all(client.clone());
+                let list = api.list(&ListParams::default()).await.map_err(failed)?;
+                objects.extend(
+                    list.items
+                        .iter()
+                        .filter_map(|o| to_json(o, "storage.k8s.io/v1", &kind)),
+                );
+            }
+        }
+    }
+    Ok(objects)
 }
 
 /// Converts a watched object to JSON with its `apiVersion` and `kind` set,

@@ -440,7 +440,16 @@ pub fn error_policy(_error: &Error, failures: u32) -> Duration {
 /// Returns the resources to watch for the chosen stages. The SSP CR is watched
 /// because the templates stage compares it with what it would apply.
 pub fn watched(settings: &Settings) -> Vec<Watched> {
-    let hco = HcoVersion::parse(&settings.hco_version).unwrap_or_default();
+    resources_read(
+        &settings.hco_version,
+        settings.stages.contains(&Stage::Imports),
+    )
+}
+
+/// The resources the module reads under HCO release `hco_version`; with
+/// `imports`, also the VolumeSnapshots the imports stage reads.
+pub fn resources_read(hco_version: &str, imports: bool) -> Vec<Watched> {
+    let hco = HcoVersion::parse(hco_version).unwrap_or_default();
     let dynamic = |api_version: &str, kind: &str| {
         kind_of(api_version, kind).map(|k| Watched::Dynamic(api_resource(api_version, k)))
     };
@@ -456,7 +465,7 @@ pub fn watched(settings: &Settings) -> Vec<Watched> {
     .collect();
     list.push(Watched::PersistentVolumeClaims);
     list.push(Watched::StorageClasses);
-    if settings.stages.contains(&Stage::Imports) {
+    if imports {
         list.extend(dynamic("snapshot.storage.k8s.io/v1", "VolumeSnapshot"));
     }
     list
