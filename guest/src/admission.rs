@@ -244,6 +244,7 @@ fn review_hyperconverged(
         &hc,
         &settings.os_images_namespace,
     ));
+    findings.extend(hco_rules::check_unknown_fields(object, hc.form));
 
     let mut patch = mutation::template_defaults(&hc, version);
     if let Some(enabled) = gates.copy_multi_arch_to_field {

@@ -3,5 +3,6 @@
 pub mod cdi;
 pub mod core;
 pub mod dict;
+pub mod hco_fields;
 pub mod hyperconverged;
 pub mod meta;

@@ -21,7 +21,8 @@ use crate::model::hyperconverged::HyperConverged;
 use crate::model::meta::ObjectRef;
 use crate::plan::{Action, BootSource, Warning};
 use crate::snapshot::{Entry, Snapshot};
-use crate::validation::{hyperconverged::check_templates, Severity};
+use crate::validation::hyperconverged::{check_templates, check_unknown_fields};
+use crate::validation::Severity;
 use merge::{MergeContext, StatusTemplate};
 
 /// Namespace of golden images when a template sets none (SSP's default;
@@ -137,10 +138,18 @@ pub fn run(
 
     let templates = compute(&hc, commons, settings.version, settings.now);
     let hc_ref = entry.reference.clone();
+    let unknown_fields = check_unknown_fields(&entry.value, hc.form)
+        .into_iter()
+        .map(|finding| Warning {
+            object: None,
+            field: Some(finding.field),
+            message: finding.message,
+        });
     let warnings = templates
         .warnings
         .iter()
         .cloned()
+        .chain(unknown_fields)
         .map(|mut w| {
             w.object = Some(hc_ref.clone());
             w

@@ -3,10 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde_json::{Map, Value};
+
 use super::{dataimportcron, Finding};
 use crate::hco_version::HcoVersion;
 use crate::model::dict::ENABLE_ANNOTATION;
-use crate::model::hyperconverged::HyperConverged;
+use crate::model::hco_fields;
+use crate::model::hyperconverged::{ApiForm, HyperConverged};
 
 /// Message for an enable annotation other than `true` or `false`.
 pub const INVALID_ENABLE_VALUE: &str =
@@ -178,4 +181,114 @@ pub fn check_template_warnings(hc: &HyperConverged, default_namespace: &str) -> 
         ));
     }
     findings
+}
+
+/// Warns about each `spec` key (and each `spec.featureGates` or
+/// `spec.workloadSources` key) that the HyperConverged schema does not
+/// list. The API server prunes such a field without a word, so a misspelt
+/// template list or switch is silently ignored. A warning, not an error:
+/// HCO's schema grows with releases, and a newer field may be missing from
+/// the lists. Sorted by field path.
+pub fn check_unknown_fields(object: &Value, form: ApiForm) -> Vec<Finding> {
+    let Some(spec) = object.get("spec").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let mut findings = Vec::new();
+    match form {
+        ApiForm::V1Beta1 => {
+            unknown_keys(spec, "spec", hco_fields::V1BETA1_SPEC, &[], &mut findings);
+            if let Some(gates) = spec.get("featureGates").and_then(Value::as_object) {
+                unknown_keys(
+                    gates,
+                    "spec.featureGates",
+                    hco_fields::V1BETA1_FEATURE_GATES,
+                    &[],
+                    &mut findings,
+                );
+            }
+        }
+        ApiForm::V1 => {
+            unknown_keys(
+                spec,
+                "spec",
+                hco_fields::V1_SPEC,
+                hco_fields::V1_WORKLOAD_SOURCES,
+                &mut findings,
+            );
+            if let Some(sources) = spec.get("workloadSources").and_then(Value::as_object) {
+                unknown_keys(
+                    sources,
+                    "spec.workloadSources",
+                    hco_fields::V1_WORKLOAD_SOURCES,
+                    &[],
+                    &mut findings,
+                );
+            }
+        }
+    }
+    findings.sort_by(|a, b| a.field.cmp(&b.field));
+    findings
+}
+
+/// Adds a warning for each key of `map` that is not in `known`. `moved`
+/// lists the fields that this version keeps under `spec.workloadSources`.
+fn unknown_keys(
+    map: &Map<String, Value>,
+    parent: &str,
+    known: &[&str],
+    moved: &[&str],
+    findings: &mut Vec<Finding>,
+) {
+    for key in map.keys().filter(|key| !known.contains(&key.as_str())) {
+        let mut message = String::from("unknown field; the API server drops it");
+        if let Some(suggestion) = suggestion(parent, key, known, moved) {
+            message.push_str(&format!("; did you mean {suggestion}?"));
+        }
+        findings.push(Finding::warning(format!("{parent}.{key}"), message));
+    }
+}
+
+/// The known field path to suggest for an unknown `key` under `parent`:
+/// a v1 boot-source field written at the top level, or a near miss of one,
+/// belongs under `spec.workloadSources`; otherwise the closest known name,
+/// if close.
+fn suggestion(parent: &str, key: &str, known: &[&str], moved: &[&str]) -> Option<String> {
+    if let Some(name) = closest(key, moved).filter(|name| edit_distance(name, key) <= 1) {
+        return Some(format!("spec.workloadSources.{name}"));
+    }
+    closest(key, known).map(|name| format!("{parent}.{name}"))
+}
+
+/// The known name closest to `key` by edit distance (case ignored), when
+/// it is close enough to be a typo: at most one edit per five characters,
+/// between one and three. Ties go to the first name in list order.
+fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    let length = key.chars().count();
+    let limit = (length / 5).clamp(1, 3);
+    known
+        .iter()
+        // The distance is at least the difference in length; skipping the
+        // rest keeps a huge key from costing a full comparison per name.
+        .filter(|name| name.chars().count().abs_diff(length) <= limit)
+        .map(|name| (edit_distance(name, key), *name))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, name)| name)
+}
+
+/// Levenshtein distance between `a` and `b`, ignoring ASCII case.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let b: Vec<char> = b.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        current[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous[b.len()]
 }
