@@ -755,3 +755,108 @@ fn insecure_registry_must_be_an_address() {
     assert!(log.contains("HOST[:PORT]"), "{log}");
     assert!(!dir.join("state").exists(), "the state folder was created");
 }
+
+/// Every file under `dir`, as paths relative to it.
+fn all_files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let root = dir.to_path_buf();
+    let mut stack = vec![root.clone()];
+    while let Some(folder) = stack.pop() {
+        for entry in fs::read_dir(&folder).expect("folder").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let relative = path.strip_prefix(&root).expect("under the root");
+                out.push(relative.display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn names_that_leave_the_state_folder_are_refused() {
+    let dir = scratch("name-traversal");
+    let state = dir.join("state").join("inner");
+    let state_arg = state.display().to_string();
+
+    // An input object whose namespace and name climb out of the folder.
+    let objects = dir.join("objects.yaml");
+    fs::write(
+        &objects,
+        "apiVersion: cdi.kubevirt.io/v1beta1
+kind: DataSource
+metadata:
+  name: ../../../../../escaped
+  namespace: kubevirt-os-images
+spec: {}
+---
+apiVersion: cdi.kubevirt.io/v1beta1
+kind: DataSource
+metadata:
+  name: ok
+  namespace: ../../../../escaped-ns
+spec: {}
+",
+    )
+    .expect("objects file");
+    let hc = custom_hc(&dir);
+    let objects_arg = objects.display().to_string();
+    let output = bootsource(&[
+        "run",
+        "--state",
+        &state_arg,
+        "--once",
+        "-f",
+        &hc,
+        "-f",
+        &objects_arg,
+        "--import-delay",
+        "0s",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("is not a valid"), "{message}");
+
+    // A template whose DataSource name climbs out: the planned create is
+    // refused as an API server would refuse it.
+    let text = fs::read_to_string(&hc).expect("hc file");
+    fs::write(
+        &hc,
+        text.replace(
+            "managedDataSource: custom",
+            "managedDataSource: ../../../../victim",
+        ),
+    )
+    .expect("hc file");
+    let fresh = dir.join("fresh");
+    let fresh_arg = fresh.display().to_string();
+    let output = bootsource(&[
+        "run",
+        "--state",
+        &fresh_arg,
+        "--once",
+        "-f",
+        &hc,
+        "--import-delay",
+        "0s",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("metadata.name \"../../../../victim")
+            && message.contains("is not a valid object name"),
+        "{message}"
+    );
+
+    let outside: Vec<String> = all_files(&dir)
+        .into_iter()
+        .filter(|f| !f.starts_with("state/inner/") && !f.starts_with("fresh/"))
+        .collect();
+    assert_eq!(
+        outside,
+        vec!["hc.yaml".to_string(), "objects.yaml".to_string()]
+    );
+}

@@ -103,7 +103,7 @@ pub fn run_imports(
             continue;
         }
 
-        let volume_dir = store.volume_dir(&key.namespace, &key.name);
+        let volume_dir = store.volume_dir(&key.namespace, &key.name)?;
         let outcome = match mode {
             ImportMode::StandIn { delay } => {
                 let created = text("/metadata/creationTimestamp").and_then(parse_time);
@@ -173,6 +173,10 @@ pub fn sweep_orphan_volumes(store: &mut Store) -> Result<usize, StoreError> {
     let objects = store.load()?;
     let mut removed = 0;
     for (namespace, name) in store.volumes()? {
+        if store.volume_dir(&namespace, &name).is_err() {
+            // Not a folder this store made; left alone.
+            continue;
+        }
         let owned = [kind::PVC, kind::DATA_VOLUME].iter().any(|kind| {
             objects.contains_key(&ObjectKey {
                 kind: kind.to_string(),

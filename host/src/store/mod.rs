@@ -25,6 +25,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use bootsource_guest::imports::kind;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -45,13 +46,21 @@ pub enum StoreError {
     },
     #[error("{}: invalid object file: {message}; fix or remove the file", path.display())]
     InvalidObject { path: PathBuf, message: String },
+    /// An object whose kind, namespace or name an API server would refuse.
+    /// These parts become file and folder names, so they are checked
+    /// before any path is built from them.
+    #[error("{object}: {message}")]
+    InvalidName { object: String, message: String },
 }
 
 impl StoreError {
     /// True when the state folder holds a file the user has to fix (the
     /// input is invalid), false when reading or writing failed.
     pub fn is_invalid_input(&self) -> bool {
-        matches!(self, StoreError::InvalidObject { .. })
+        matches!(
+            self,
+            StoreError::InvalidObject { .. } | StoreError::InvalidName { .. }
+        )
     }
 
     pub(crate) fn io<'p>(
@@ -91,6 +100,60 @@ impl ObjectKey {
             name: name.to_string(),
         })
     }
+}
+
+impl ObjectKey {
+    /// Checks the key as an API server checks names: the kind is a word of
+    /// ASCII letters and digits, the namespace a DNS-1123 label and the
+    /// name a DNS-1123 subdomain. Such parts cannot leave the state folder
+    /// when used as path components (no `/`, no `..`).
+    pub fn check(&self) -> Result<(), StoreError> {
+        let fail = |message: String| {
+            Err(StoreError::InvalidName {
+                object: self.to_string(),
+                message,
+            })
+        };
+        if !self.kind.starts_with(|c: char| c.is_ascii_alphabetic())
+            || !self.kind.chars().all(|c| c.is_ascii_alphanumeric())
+            || self.kind.len() > 63
+        {
+            return fail(format!(
+                "kind {:?} is not a kind name (ASCII letters and digits, starting with a letter)",
+                self.kind
+            ));
+        }
+        if !self.namespace.is_empty() && !is_dns_label(&self.namespace) {
+            return fail(format!(
+                "metadata.namespace {:?} is not a valid namespace: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit",
+                self.namespace
+            ));
+        }
+        if !is_dns_subdomain(&self.name) {
+            return fail(format!(
+                "metadata.name {:?} is not a valid object name: at most 253 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
+                self.name
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A DNS-1123 label: 1 to 63 of `[a-z0-9-]`, alphanumeric at both ends.
+pub fn is_dns_label(text: &str) -> bool {
+    text.len() <= 63 && is_dns_word(text)
+}
+
+/// A DNS-1123 subdomain: 1 to 253 of `[a-z0-9.-]`, each dot-separated
+/// part alphanumeric at both ends.
+pub fn is_dns_subdomain(text: &str) -> bool {
+    text.len() <= 253 && text.split('.').all(is_dns_word)
+}
+
+/// 1 or more of `[a-z0-9-]`, alphanumeric at both ends.
+fn is_dns_word(text: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    text.starts_with(alnum) && text.ends_with(alnum) && text.chars().all(|c| alnum(c) || c == '-')
 }
 
 impl std::fmt::Display for ObjectKey {
@@ -227,28 +290,38 @@ impl Store {
         Ok(())
     }
 
-    /// Returns the file that contains the object `key`.
-    pub fn object_path(&self, key: &ObjectKey) -> PathBuf {
+    /// Returns the file that contains the object `key`, after checking
+    /// that the key's parts are valid Kubernetes names.
+    pub fn object_path(&self, key: &ObjectKey) -> Result<PathBuf, StoreError> {
+        key.check()?;
         let namespace = if key.namespace.is_empty() {
             CLUSTER_SCOPE
         } else {
             &key.namespace
         };
-        self.root
+        Ok(self
+            .root
             .join("objects")
             .join(key.kind.to_ascii_lowercase())
             .join(namespace)
-            .join(format!("{}.yaml", key.name))
+            .join(format!("{}.yaml", key.name)))
     }
 
-    /// Returns the folder of the volume behind PVC `namespace/name`.
-    pub fn volume_dir(&self, namespace: &str, name: &str) -> PathBuf {
-        self.root.join("volumes").join(namespace).join(name)
+    /// Returns the folder of the volume behind PVC `namespace/name`, after
+    /// checking both names.
+    pub fn volume_dir(&self, namespace: &str, name: &str) -> Result<PathBuf, StoreError> {
+        ObjectKey {
+            kind: kind::PVC.to_string(),
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        }
+        .check()?;
+        Ok(self.root.join("volumes").join(namespace).join(name))
     }
 
     /// Returns the disk file of PVC `namespace/name`, if one was imported.
     pub fn volume_disk(&self, namespace: &str, name: &str) -> Option<PathBuf> {
-        let dir = self.volume_dir(namespace, name);
+        let dir = self.volume_dir(namespace, name).ok()?;
         ["disk.qcow2", "disk.img"]
             .iter()
             .map(|file| dir.join(file))
@@ -271,6 +344,10 @@ impl Store {
                 path: path.clone(),
                 message: "kind or metadata.name is missing".into(),
             })?;
+            key.check().map_err(|e| StoreError::InvalidObject {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
             self.check_path(&path, &key)?;
             objects.insert(key, object);
         }
@@ -282,7 +359,7 @@ impl Store {
     /// path would be read as one object and written back as another, so
     /// it is rejected before anything is planned.
     fn check_path(&self, path: &Path, key: &ObjectKey) -> Result<(), StoreError> {
-        let expected = self.object_path(key);
+        let expected = self.object_path(key)?;
         if expected == path {
             return Ok(());
         }
@@ -329,7 +406,7 @@ impl Store {
 
     /// Reads the object `key`, if stored.
     pub fn get(&self, key: &ObjectKey) -> Result<Option<Value>, StoreError> {
-        let path = self.object_path(key);
+        let path = self.object_path(key)?;
         match fs::read(&path) {
             Ok(bytes) => parse_object(&path, bytes).map(Some),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -380,7 +457,7 @@ impl Store {
         }
         metadata["resourceVersion"] = json!(resource_version.to_string());
 
-        let path = self.object_path(&key);
+        let path = self.object_path(&key)?;
         let text = serde_yaml::to_string(&object).map_err(|e| StoreError::InvalidObject {
             path: path.clone(),
             message: e.to_string(),
@@ -391,12 +468,12 @@ impl Store {
 
     /// Deletes the object `key`; returns false when it was not stored.
     pub fn remove(&mut self, key: &ObjectKey) -> Result<bool, StoreError> {
-        remove_file(&self.object_path(key))
+        remove_file(&self.object_path(key)?)
     }
 
     /// Deletes the volume folder of PVC `namespace/name`, if any.
     pub fn remove_volume(&mut self, namespace: &str, name: &str) -> Result<bool, StoreError> {
-        let dir = self.volume_dir(namespace, name);
+        let dir = self.volume_dir(namespace, name)?;
         match fs::remove_dir_all(&dir) {
             Ok(()) => {
                 if let Some(parent) = dir.parent() {
