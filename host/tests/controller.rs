@@ -879,3 +879,51 @@ async fn shutdown_keeps_other_replicas_lease() {
     assert_eq!(lease_holder(&api).as_deref(), Some("replica-b"));
     assert_eq!(writes_by(&api.log(), "replica-a"), Vec::<String>::new());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unserved_resource_reads_as_none() {
+    let (api, expected) = example_cluster().await;
+    // No VolumeSnapshot CRD: every list of them answers 404, as a cluster
+    // without the external snapshotter does.
+    api.inject(
+        Method::GET,
+        "volumesnapshots",
+        1_000_000,
+        FaultKind::NotServed,
+    );
+    let settings = Settings {
+        stages: vec![Stage::Templates, Stage::Crons, Stage::Imports],
+        ..fast_settings()
+    };
+    let running = start(&api, settings);
+    wait_until("the crons and status exist", || converged(&api, &expected)).await;
+    assert!(running.controller.synced(), "the first sync never ended");
+    let snapshot_lists = api
+        .log()
+        .iter()
+        .filter(|l| l.method == Method::GET && l.path.contains("volumesnapshots"))
+        .count();
+    assert!(snapshot_lists >= 1, "VolumeSnapshots were never listed");
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_hyperconverged_is_idle() {
+    let api = FakeApiServer::start().await;
+    let running = start(&api, fast_settings());
+    wait_until("the first sync ends", || running.controller.synced()).await;
+    let outcome = running
+        .controller
+        .reconcile()
+        .await
+        .expect("a cluster without a HyperConverged is not an error");
+    assert_eq!(outcome.writes, 0);
+    assert_eq!(writes(&api.log()), Vec::<String>::new());
+
+    // Once HCO creates its CR, the controller acts on it.
+    let hyperconverged = example_hyperconverged();
+    let expected = expected_crons(&hyperconverged);
+    api.seed(HCO_COLLECTION, hyperconverged);
+    wait_until("the crons and status exist", || converged(&api, &expected)).await;
+    running.stop().await;
+}

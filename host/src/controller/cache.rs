@@ -10,7 +10,6 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::discovery::ApiResource;
 use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
 use kube::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -341,29 +340,76 @@ pub fn to_json<K: Serialize>(object: &K, api_version: &str, kind: &str) -> Optio
     Some(value)
 }
 
+/// Wait after the `failures`-th failed list or watch in a row: 1 s,
+/// doubling per failure, at most 60 s.
+fn watch_retry_delay(failures: u32) -> std::time::Duration {
+    let exponent = failures.saturating_sub(1).min(6);
+    std::time::Duration::from_secs(1u64 << exponent).min(std::time::Duration::from_secs(60))
+}
+
+/// True when the server does not serve the resource at all: its list
+/// answers 404, as for a custom resource whose CRD is not installed.
+fn is_not_served(error: &watcher::Error) -> bool {
+    matches!(error, watcher::Error::InitialListFailed(kube::Error::Api(status)) if status.code == 404)
+}
+
+/// Describes a watch error in one line; an API error's Status is given as
+/// code, reason and message rather than as the whole body.
+fn describe(error: &watcher::Error) -> String {
+    let api = |what: &str, error: &kube::Error| match error {
+        kube::Error::Api(status) => format!(
+            "{what}: the API server answered {} {}: {}",
+            status.code, status.reason, status.message
+        ),
+        error => format!("{what}: {error}"),
+    };
+    match error {
+        watcher::Error::InitialListFailed(e) => api("list failed", e),
+        watcher::Error::WatchStartFailed(e) => api("watch failed to start", e),
+        watcher::Error::WatchFailed(e) => api("watch failed", e),
+        error => error.to_string(),
+    }
+}
+
 async fn watch<K>(api: Api<K>, api_version: String, kind: String, cache: std::sync::Arc<Cache>)
 where
     K: kube::Resource + Clone + DeserializeOwned + Serialize + Debug + Send + 'static,
 {
-    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+    // Retries are spaced here rather than by a stream backoff: the watcher
+    // yields `Event::Init` before every list attempt, and that event would
+    // reset a stream backoff after each failure.
+    let stream = watcher::watcher(api, watcher::Config::default());
     let mut stream = std::pin::pin!(stream);
-    let mut failures: u64 = 0;
+    let mut failures: u32 = 0;
+    let mut not_served = false;
     while let Some(event) = stream.next().await {
         let event = match event {
             Ok(event) => event,
             Err(error) => {
-                failures += 1;
-                // The backoff spaces retries; log the first failure and then
-                // every tenth so a long outage does not flood the log.
-                if failures == 1 || failures.is_multiple_of(10) {
-                    tracing::warn!(%kind, %error, failures, "watch failed; retrying with backoff");
+                failures = failures.saturating_add(1);
+                if is_not_served(&error) {
+                    // Read as no objects, so that the first sync completes
+                    // and the other kinds are reconciled; listing goes on
+                    // in case the resource is installed later.
+                    if !not_served {
+                        not_served = true;
+                        tracing::warn!(%kind, "the API server does not serve this resource (is its CRD installed?); reading it as no objects until it does");
+                        cache.begin_relist(&kind);
+                        cache.end_relist(&kind);
+                    }
+                } else if failures == 1 || failures.is_multiple_of(10) {
+                    // The first failure and every tenth, so that a long
+                    // outage does not flood the log.
+                    tracing::warn!(%kind, error = %describe(&error), failures, "watch failed; retrying with backoff");
                 }
+                tokio::time::sleep(watch_retry_delay(failures)).await;
                 continue;
             }
         };
-        failures = 0;
         let json = |o: &K| to_json(o, &api_version, &kind);
         match event {
+            // Sent before every list attempt, failed ones included, so it
+            // does not end a run of failures.
             Event::Init => cache.begin_relist(&kind),
             Event::InitApply(object) => {
                 if let Some(value) = json(&object) {
@@ -372,14 +418,21 @@ where
             }
             Event::InitDone => {
                 tracing::debug!(%kind, "listed");
+                if not_served {
+                    tracing::info!(%kind, "the API server serves this resource now");
+                    not_served = false;
+                }
+                failures = 0;
                 cache.end_relist(&kind);
             }
             Event::Apply(object) => {
+                failures = 0;
                 if let Some(value) = json(&object) {
                     cache.upsert(value);
                 }
             }
             Event::Delete(object) => {
+                failures = 0;
                 if let Some(value) = json(&object) {
                     cache.remove(&value);
                 }

@@ -331,8 +331,13 @@ impl Controller {
             let now = self.settings.clock.now();
             self.metrics
                 .observe_crons(&self.cache.objects_of("DataImportCron"), now);
+            let stages = self.runnable_stages();
+            if stages.is_empty() {
+                tracing::info!("no HyperConverged or SSP object exists yet; waiting for one");
+                return Ok(outcome);
+            }
             let gone_crons = self.cache.gone_crons();
-            let plan = self.plan(now, &gone_crons).await?;
+            let plan = self.plan(now, &gone_crons, stages).await?;
             for warning in &plan.warnings {
                 let object = warning.object.as_ref().map(ToString::to_string);
                 tracing::warn!(object = ?object, field = ?warning.field, "{}", warning.message);
@@ -395,10 +400,30 @@ impl Controller {
         Ok(())
     }
 
+    /// The chosen stages whose input exists: the templates stage needs a
+    /// HyperConverged, the crons stage that or an SSP CR. A cluster where
+    /// HCO has not created its CR yet is idle, not failing.
+    fn runnable_stages(&self) -> Vec<Stage> {
+        let has = |kind: &str| !self.cache.objects_of(kind).is_empty();
+        let templates = has("HyperConverged");
+        let crons = templates || has("SSP");
+        self.settings
+            .stages
+            .iter()
+            .copied()
+            .filter(|stage| match stage {
+                Stage::Templates => templates,
+                Stage::Crons => crons,
+                Stage::Imports => true,
+            })
+            .collect()
+    }
+
     async fn plan(
         &self,
         now: chrono::DateTime<chrono::Utc>,
         gone_crons: &[(String, String)],
+        stages: Vec<Stage>,
     ) -> Result<Plan, Error> {
         let deleted_crons: Vec<NamespacedName> = gone_crons
             .iter()
@@ -410,7 +435,7 @@ impl Controller {
         let request = PlanRequest {
             hco_version: Some(self.settings.hco_version.clone()),
             now: Some(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-            stages: Some(self.settings.stages.clone()),
+            stages: Some(stages),
             admission_defaults: Some(true),
             os_images_namespace: Some(self.settings.os_images_namespace.clone()),
             deleted_crons: (!deleted_crons.is_empty()).then_some(deleted_crons),
@@ -426,7 +451,7 @@ impl Controller {
             .module_call_duration
             .observe(started.elapsed().as_secs_f64());
         let plan = result.map_err(|e| Error::Join(e.to_string()))??;
-        plan.map_err(|e| Error::Plan(serde_json::to_string(&e).unwrap_or_default()))
+        plan.map_err(|e| Error::Plan(e.to_string()))
     }
 }
 

@@ -47,6 +47,9 @@ pub enum FaultKind {
     Conflict,
     /// Reply 500 InternalError without doing anything.
     ServerError,
+    /// Reply 404 NotFound with the body a real server gives for a resource
+    /// it does not serve, such as a custom resource without its CRD.
+    NotServed,
     /// Carry out the request, then hold the response this long.
     Delay(Duration),
     /// Bump the target object's resourceVersion (as another writer would)
@@ -538,6 +541,10 @@ impl Server {
             Some(FaultKind::ServerError) => json_response(
                 500,
                 &status_body(500, "InternalError", "Internal error occurred: injected fault", "", ""),
+            ),
+            Some(FaultKind::NotServed) => json_response(
+                404,
+                &status_body(404, "NotFound", "the server could not find the requested resource", "", ""),
             ),
             Some(FaultKind::TouchFirst) => {
                 if let Some(target) = parse_path(&path) {
