@@ -944,3 +944,60 @@ fn empty_cache_variable_turns_cache_off() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(cached_modules(&dir.join("bootsource")).is_empty());
 }
+
+#[test]
+fn bad_option_values_are_named_before_anything_is_written() {
+    let dir = scratch("bad-option-values");
+    let state = dir.join("state");
+    let state_arg = state.display().to_string();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["run", "--state", &state_arg, "--hco-version", "1.5"],
+            "--hco-version",
+        ),
+        (
+            &["run", "--state", &state_arg, "--registry-timeout", "0s"],
+            "--registry-timeout",
+        ),
+        (
+            &["run", "--state", &state_arg, "--max-sleep", "0s"],
+            "--max-sleep",
+        ),
+        (
+            &[
+                "run",
+                "--state",
+                &state_arg,
+                "--retry-backoff",
+                "1h",
+                "--retry-backoff-max",
+                "1m",
+            ],
+            "--retry-backoff-max",
+        ),
+        (
+            &["controller", "--os-images-namespace", "Bad_NS!"],
+            "--os-images-namespace",
+        ),
+        (
+            &["controller", "--lease-namespace", ""],
+            "--lease-namespace",
+        ),
+        (
+            &["controller", "--request-timeout", "0"],
+            "--request-timeout",
+        ),
+        (&["controller", "--hco-version", "2.0"], "--hco-version"),
+        (
+            &["explain", "fedora", "--cluster", "--hco-version", "x"],
+            "--hco-version",
+        ),
+    ];
+    for (args, option) in cases {
+        let output = bootsource(args);
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {message}");
+        assert!(message.contains(option), "{args:?}: {message}");
+    }
+    assert!(!state.exists(), "a rejected run created the state folder");
+}

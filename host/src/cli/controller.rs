@@ -29,10 +29,11 @@ pub struct ControllerArgs {
     )]
     pub stages: Vec<StageArg>,
     /// HCO release whose behaviour to reproduce, from 1.6 to 1.20.
-    #[arg(long, value_name = "VERSION", default_value = "1.20")]
+    #[arg(long, value_name = "VERSION", default_value = "1.20", value_parser = super::parse_hco_version)]
     pub hco_version: String,
     /// Golden-image namespace for templates that set none.
-    #[arg(long, value_name = "NAMESPACE", default_value = "kubevirt-os-images")]
+    #[arg(long, value_name = "NAMESPACE", default_value = "kubevirt-os-images",
+          value_parser = super::parse_namespace)]
     pub os_images_namespace: String,
     /// Address of the `/metrics`, `/healthz` and `/readyz` endpoints.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
@@ -50,7 +51,8 @@ pub struct ControllerArgs {
         long,
         value_name = "NAMESPACE",
         env = "POD_NAMESPACE",
-        default_value = "default"
+        default_value = "default",
+        value_parser = super::parse_namespace
     )]
     pub lease_namespace: String,
     /// Identity written to the Lease; defaults to the pod name.
@@ -58,18 +60,19 @@ pub struct ControllerArgs {
     pub identity: Option<String>,
     /// Time limit of one API request, in seconds; a request that takes
     /// longer is retried.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout: u64,
     #[command(flatten)]
     pub registry: RegistryArgs,
     /// Wait before retrying a failed registry poll (imports stage), as a
     /// duration such as `10s`; doubled per failure in a row.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_positive_duration,
           default_value = "10s")]
     pub retry_backoff: Duration,
     /// Maximum wait between retries of a failed registry poll, as a
     /// duration such as `10m`.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_positive_duration,
           default_value = "10m")]
     pub retry_backoff_max: Duration,
     /// Log format on standard error.
@@ -133,12 +136,13 @@ fn settings(args: &ControllerArgs) -> Result<Settings, CliError> {
         .identity
         .clone()
         .unwrap_or_else(|| format!("bootsource-{}", std::process::id()));
+    super::check_backoff(args.retry_backoff, args.retry_backoff_max)?;
     Ok(Settings {
         stages: args.stages.iter().copied().map(Into::into).collect(),
         hco_version: args.hco_version.clone(),
         os_images_namespace: args.os_images_namespace.clone(),
         retry: RetryPolicy {
-            request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+            request_timeout: Duration::from_secs(args.request_timeout),
             ..RetryPolicy::default()
         },
         metrics_addr: Some(args.metrics_addr),

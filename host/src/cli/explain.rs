@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bootsource_guest::contract::{op, PlanRequest};
-use bootsource_guest::hco_version::HcoVersion;
 use bootsource_guest::imports::kind;
 use bootsource_guest::model::cdi::{
     ANNOTATION_LAST_CRON_TIME, ANNOTATION_NEXT_CRON_TIME, ANNOTATION_SOURCE_DESIRED_DIGEST,
@@ -49,7 +48,7 @@ pub struct ExplainArgs {
     pub request_timeout: u64,
     /// HCO release whose behaviour to reproduce, from 1.6 to 1.20; with
     /// `--cluster` it also picks the SSP API version to read.
-    #[arg(long, value_name = "VERSION", default_value = "1.20")]
+    #[arg(long, value_name = "VERSION", default_value = "1.20", value_parser = super::parse_hco_version)]
     pub hco_version: String,
     /// The current time (RFC 3339); defaults to the system clock.
     #[arg(long, value_name = "RFC3339")]
@@ -134,12 +133,6 @@ fn read_state(state: &Path) -> Result<BTreeMap<ObjectKey, Value>, CliError> {
 
 /// Lists the objects the controller would read from the cluster.
 fn read_cluster(args: &ExplainArgs) -> Result<BTreeMap<ObjectKey, Value>, CliError> {
-    if let Err(error) = HcoVersion::parse(&args.hco_version) {
-        return Err(CliError::InvalidInput(format!(
-            "--hco-version {}: {error}",
-            args.hco_version
-        )));
-    }
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -83,7 +83,7 @@ pub struct RegistryArgs {
     pub insecure_registry: Vec<String>,
     /// Timeout of one registry request (a poll, or each connect and read of
     /// a pull), as a duration such as `30s` or `2m`.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration,
           default_value = "30s")]
     pub registry_timeout: Duration,
 }
@@ -103,6 +103,50 @@ impl RegistryArgs {
             timeout: self.registry_timeout,
         })
     }
+}
+
+/// Parses `--hco-version`: a release this module reproduces, e.g. `1.20`.
+pub fn parse_hco_version(text: &str) -> Result<String, String> {
+    bootsource_guest::hco_version::HcoVersion::parse(text)
+        .map(|_| text.to_string())
+        .map_err(|e| {
+            let text = e.to_string();
+            text.strip_prefix("hcoVersion: ")
+                .unwrap_or(&text)
+                .to_string()
+        })
+}
+
+/// Parses a namespace option: a DNS-1123 label, as the API server wants.
+pub fn parse_namespace(text: &str) -> Result<String, String> {
+    if crate::store::is_dns_label(text) {
+        Ok(text.to_string())
+    } else {
+        Err("not a namespace name: 1 to 63 lowercase letters, digits and '-', starting and ending with a letter or digit".into())
+    }
+}
+
+/// Parses a duration that must be longer than zero, e.g. `30s` or `2m`.
+pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(duration) if duration.is_zero() => Err("must be longer than 0".into()),
+        Ok(duration) => Ok(duration),
+        Err(error) => Err(format!(
+            "{error} (write a number with a unit, e.g. 30s, 5m or 1h)"
+        )),
+    }
+}
+
+/// Checks that a retry back-off does not start above its maximum.
+pub fn check_backoff(base: Duration, max: Duration) -> Result<(), CliError> {
+    if base > max {
+        return Err(CliError::InvalidInput(format!(
+            "--retry-backoff {} is longer than --retry-backoff-max {}",
+            humantime::format_duration(base),
+            humantime::format_duration(max)
+        )));
+    }
+    Ok(())
 }
 
 /// Options shared by every command that runs the module.

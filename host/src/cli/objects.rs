@@ -24,7 +24,7 @@ pub struct ObjectArgs {
     #[arg(long, conflicts_with = "files")]
     pub example: bool,
     /// HCO release whose behaviour to reproduce, from 1.6 to 1.20.
-    #[arg(long, value_name = "VERSION", default_value = "1.20")]
+    #[arg(long, value_name = "VERSION", default_value = "1.20", value_parser = super::parse_hco_version)]
     pub hco_version: String,
 }
 

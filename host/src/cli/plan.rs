@@ -34,7 +34,8 @@ pub struct PlanArgs {
     )]
     pub stages: Vec<StageArg>,
     /// Golden-image namespace for templates that set none.
-    #[arg(long, value_name = "NAMESPACE", default_value = "kubevirt-os-images")]
+    #[arg(long, value_name = "NAMESPACE", default_value = "kubevirt-os-images",
+          value_parser = super::parse_namespace)]
     pub os_images_namespace: String,
     /// Take the HyperConverged as written, without the defaults HCO's
     /// mutating webhook adds on admission.

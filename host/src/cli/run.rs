@@ -49,16 +49,16 @@ pub struct RunArgs {
     pub registry: RegistryArgs,
     /// Wait before retrying a failed poll or import; doubled per failure
     /// in a row, e.g. `10s`.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_positive_duration,
           default_value = "10s")]
     pub retry_backoff: Duration,
     /// Maximum wait between retries of a failed poll or import, e.g. `10m`.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_positive_duration,
           default_value = "10m")]
     pub retry_backoff_max: Duration,
     /// Maximum sleep between passes, even when nothing is due sooner,
     /// e.g. `5m`.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration,
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_positive_duration,
           default_value = "5m")]
     pub max_sleep: Duration,
     /// Poll every registry source in the first round of each pass, even
@@ -66,7 +66,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub poll_now: bool,
     /// HCO release whose behaviour to reproduce, from 1.6 to 1.20.
-    #[arg(long, value_name = "VERSION", default_value = "1.20")]
+    #[arg(long, value_name = "VERSION", default_value = "1.20", value_parser = super::parse_hco_version)]
     pub hco_version: String,
     /// Abort the process after this many object writes, as `kill -9`
     /// would; for crash tests.
@@ -79,6 +79,10 @@ pub struct RunArgs {
 /// Runs `bootsource run`.
 pub fn run(args: &RunArgs) -> Result<(), CliError> {
     init_tracing();
+    // Options and input files are checked before the state folder is
+    // created or changed.
+    super::check_backoff(args.retry_backoff, args.retry_backoff_max)?;
+    let registry_config = args.registry.config()?;
     let seeds = read_seeds(args)?;
     let runtime = args.module.load()?;
     let mut store = Store::open(&args.state)?;
@@ -87,7 +91,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     store.clean_tmp()?;
     ensure_storage_class(&mut store, &objects)?;
 
-    let registry = Registry::new(args.registry.config()?)
+    let registry = Registry::new(registry_config)
         .map_err(|e| CliError::Failure(format!("failed to start the registry client: {e}")))?;
     let mode = match args.import_delay {
         Some(delay) => {

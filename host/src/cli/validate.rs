@@ -25,7 +25,7 @@ pub struct ValidateArgs {
     #[arg(long, value_name = "FILE")]
     pub old: Option<PathBuf>,
     /// HCO release whose webhook rules apply, from 1.6 to 1.20.
-    #[arg(long, value_name = "VERSION", default_value = "1.20")]
+    #[arg(long, value_name = "VERSION", default_value = "1.20", value_parser = super::parse_hco_version)]
     pub hco_version: String,
     #[command(flatten)]
     pub module: ModuleArgs,

@@ -48,11 +48,11 @@ pub struct WebhookArgs {
     pub request_timeout: u64,
     /// HCO release whose webhook rules apply, e.g. 1.14; defaults to the
     /// newest one the module knows.
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", value_parser = super::parse_hco_version)]
     pub hco_version: Option<String>,
     /// Golden-image namespace of templates that set none; defaults to
     /// kubevirt-os-images.
-    #[arg(long, value_name = "NAMESPACE")]
+    #[arg(long, value_name = "NAMESPACE", value_parser = super::parse_namespace)]
     pub os_images_namespace: Option<String>,
     /// Format of the log lines on standard error; `RUST_LOG` sets the level
     /// (default info).

@@ -101,7 +101,11 @@ fn invalid_settings_fail_at_start() {
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("invalid settings"), "{stderr}");
+    // Checked when the command line is parsed: the option is named.
+    assert!(
+        stderr.contains("'9.9'") && stderr.contains("--hco-version"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
