@@ -860,3 +860,68 @@ spec: {}
         vec!["hc.yaml".to_string(), "objects.yaml".to_string()]
     );
 }
+
+#[test]
+fn second_run_on_a_locked_folder_is_refused() {
+    let dir = scratch("locked-folder");
+    let state = dir.join("state");
+    let hc = custom_hc(&dir);
+    let state_arg = state.display().to_string();
+    let mut looping = Command::new(env!("CARGO_BIN_EXE_bootsource"))
+        .args([
+            "run",
+            "--state",
+            &state_arg,
+            "-f",
+            &hc,
+            "--import-delay",
+            "0s",
+            "--max-sleep",
+            "10m",
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the binary runs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while data_source_target(&state, "custom").is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first pass did not finish in 120 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    let before = snapshot(&state);
+    let second = bootsource(&[
+        "run",
+        "--state",
+        &state_arg,
+        "--once",
+        "--import-delay",
+        "0s",
+    ]);
+    let message = stderr(&second);
+    assert_eq!(second.status.code(), Some(1), "{message}");
+    assert!(message.contains("another bootsource run"), "{message}");
+    assert_eq!(
+        snapshot(&state),
+        before,
+        "the refused run changed the folder"
+    );
+    // Reading is not refused.
+    let explain = bootsource(&["explain", "custom", "--state", &state_arg]);
+    assert!(explain.status.success(), "{}", stderr(&explain));
+
+    // The lock goes with its process, however it ends.
+    looping.kill().expect("kill the loop");
+    looping.wait().expect("the loop ends");
+    let third = bootsource(&[
+        "run",
+        "--state",
+        &state_arg,
+        "--once",
+        "--import-delay",
+        "0s",
+    ]);
+    assert!(third.status.success(), "{}", stderr(&third));
+}

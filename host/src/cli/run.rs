@@ -86,6 +86,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     let seeds = read_seeds(args)?;
     let runtime = args.module.load()?;
     let mut store = Store::open(&args.state)?;
+    let _lock = store.lock()?;
     // Every object file is read and checked before anything is written.
     let objects = store.load()?;
     store.clean_tmp()?;

@@ -34,6 +34,9 @@ pub use atomic::{commit as atomic_commit, remove_file, write_atomically};
 /// Folder name used in place of a namespace for cluster-scoped objects.
 pub const CLUSTER_SCOPE: &str = "_cluster";
 
+/// The file `run` locks while it works on a state folder.
+pub const LOCK_FILE: &str = "lock";
+
 /// Failures of reading or writing the state folder.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -46,6 +49,9 @@ pub enum StoreError {
     },
     #[error("{}: invalid object file: {message}; fix or remove the file", path.display())]
     InvalidObject { path: PathBuf, message: String },
+    /// Another process holds the state folder's lock.
+    #[error("{}: another bootsource run is using this state folder (it holds {}); wait for it to end or stop it", root.display(), root.join(LOCK_FILE).display())]
+    Locked { root: PathBuf },
     /// An object whose kind, namespace or name an API server would refuse.
     /// These parts become file and folder names, so they are checked
     /// before any path is built from them.
@@ -59,7 +65,9 @@ impl StoreError {
     pub fn is_invalid_input(&self) -> bool {
         matches!(
             self,
-            StoreError::InvalidObject { .. } | StoreError::InvalidName { .. }
+            StoreError::InvalidObject { .. }
+                | StoreError::InvalidName { .. }
+                | StoreError::Locked { .. }
         )
     }
 
@@ -244,6 +252,26 @@ impl Store {
             root: root.to_path_buf(),
             state,
         })
+    }
+
+    /// Takes the state folder's lock, held until the returned file is
+    /// dropped (or the process ends, however it ends). Two processes that
+    /// apply passes to one folder would undo each other's downloads.
+    pub fn lock(&self) -> Result<fs::File, StoreError> {
+        let path = self.root.join(LOCK_FILE);
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(StoreError::io(&path, "opening the lock file"))?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
+                root: self.root.clone(),
+            }),
+            Err(fs::TryLockError::Error(e)) => Err(StoreError::io(&path, "locking")(e)),
+        }
     }
 
     /// Removes downloads left in `tmp/` by an interrupted pass. Only the
