@@ -614,10 +614,23 @@ fn bootsource_closed_stdout(args: &[&str]) -> Output {
 
 #[test]
 fn closed_stdout_ends_quietly() {
-    let cases: [&[&str]; 3] = [
+    let dir = scratch("closed-stdout");
+    let state = dir.join("state").display().to_string();
+    let made = bootsource(&[
+        "run",
+        "--state",
+        &state,
+        "--once",
+        "--example",
+        "--import-delay",
+        "0s",
+    ]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let cases: [&[&str]; 4] = [
         &["plan", "--example", "-o", "yaml"],
         &["schedule", "0 * * * *", "--count", "1000"],
         &["example"],
+        &["explain", "fedora", "--state", &state],
     ];
     for args in cases {
         let output = bootsource_closed_stdout(args);

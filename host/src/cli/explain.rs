@@ -94,16 +94,13 @@ pub fn run(args: &ExplainArgs) -> Result<(), CliError> {
         ))
     })?;
     let (up_to_date, findings) = explain(&target, &objects, &plan);
-    println!(
-        "boot source {}: DataSource {}/{}, DataImportCron {}/{}",
+    let mut text = format!(
+        "boot source {}: DataSource {}/{}, DataImportCron {}/{}\nstate: {}\n",
         target.template.as_deref().unwrap_or(&target.data_source),
         target.namespace,
         target.data_source,
         target.namespace,
-        target.cron
-    );
-    println!(
-        "state: {}",
+        target.cron,
         if up_to_date {
             "up to date"
         } else {
@@ -111,9 +108,9 @@ pub fn run(args: &ExplainArgs) -> Result<(), CliError> {
         }
     );
     for finding in findings {
-        println!("- {finding}");
+        text.push_str(&format!("- {finding}\n"));
     }
-    Ok(())
+    super::print_stdout(&text)
 }
 
 /// Reads the objects of a state folder.
