@@ -925,3 +925,94 @@ fn second_run_on_a_locked_folder_is_refused() {
     ]);
     assert!(third.status.success(), "{}", stderr(&third));
 }
+
+#[test]
+fn second_signal_stops_a_stuck_pass_at_once() {
+    // A stand-in for a registry that accepts connections and never
+    // answers, so that the first pass hangs in its poll.
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let address = hung.local_addr().expect("address").to_string();
+    let (accepted_tx, accepted_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in hung.incoming().flatten() {
+            held.push(stream);
+            let _ = accepted_tx.send(());
+        }
+    });
+
+    let dir = scratch("second-signal");
+    let state = dir.join("state");
+    let hc = custom_hc(&dir);
+    let text = fs::read_to_string(&hc).expect("hc file");
+    fs::write(
+        &hc,
+        text.replace(
+            CUSTOM_URL,
+            &format!("docker://{address}/disks/custom:latest"),
+        ),
+    )
+    .expect("hc file");
+    let state_arg = state.display().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bootsource"))
+        .args([
+            "run",
+            "--state",
+            &state_arg,
+            "-f",
+            &hc,
+            "--insecure-registry",
+            &address,
+            "--registry-timeout",
+            "10m",
+        ])
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let (line_tx, line_rx) = std::sync::mpsc::channel::<String>();
+    let pipe = child.stderr.take().expect("stderr pipe");
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+            let _ = line_tx.send(line);
+        }
+    });
+    let wait_for_line = |needle: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match line_rx.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return,
+                Ok(_) => {}
+                Err(_) => panic!("no log line containing {needle:?}"),
+            }
+        }
+    };
+    accepted_rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the pass polls the registry");
+    let pid = child.id().to_string();
+    let signal = || {
+        let status = Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    };
+
+    signal();
+    wait_for_line("signal received; stopping after the current pass");
+    assert!(
+        child.try_wait().expect("child state").is_none(),
+        "the first signal ended the stuck pass"
+    );
+    signal();
+    wait_for_line("second signal: stopping now");
+    let status = child.wait().expect("the run ends");
+    assert_eq!(status.code(), Some(130));
+
+    // What the stopped pass left is a state folder the next run reads.
+    let explain = bootsource(&["explain", "custom", "--state", &state_arg]);
+    assert!(explain.status.success(), "{}", stderr(&explain));
+}

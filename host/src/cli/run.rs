@@ -114,13 +114,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         crash: CrashAfter(args.crash_after_writes),
     };
 
-    let signals = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failure(format!("failed to start the signal handler: {e}")))?;
-    let mut interrupts = signals
-        .block_on(async { Interrupts::new() })
-        .map_err(|e| CliError::Failure(format!("failed to install the signal handler: {e}")))?;
+    let interrupted = listen_for_signals()?;
 
     info!(state = %args.state.display(), "run started");
     loop {
@@ -147,13 +141,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
             .min(args.max_sleep)
             .max(Duration::from_secs(1));
         info!(seconds = sleep.as_secs(), "sleeping until the next pass");
-        let interrupted = signals.block_on(async {
-            tokio::select! {
-                _ = interrupts.recv() => true,
-                _ = tokio::time::sleep(sleep) => false,
-            }
-        });
-        if interrupted {
+        if interrupted.recv_timeout(sleep).is_ok() {
             info!("interrupted; stopping between passes");
             break;
         }
@@ -162,8 +150,36 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// SIGINT and SIGTERM. A signal that arrives during a pass is kept and
-/// ends the loop once the pass is over.
+/// Listens for SIGINT and SIGTERM on a thread of its own, so that a
+/// signal is noticed during a pass too. The first one is reported on the
+/// returned channel: the loop ends once the pass is over. A second one
+/// ends the process at once (exit 130): every write is atomic and the
+/// next pass completes an interrupted one, so nothing is lost.
+fn listen_for_signals() -> Result<std::sync::mpsc::Receiver<()>, CliError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failure(format!("failed to start the signal handler: {e}")))?;
+    let mut interrupts = runtime
+        .block_on(async { Interrupts::new() })
+        .map_err(|e| CliError::Failure(format!("failed to install the signal handler: {e}")))?;
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        runtime.block_on(async {
+            interrupts.recv().await;
+            info!(
+                "signal received; stopping after the current pass (send another to stop at once)"
+            );
+            let _ = sender.send(());
+            interrupts.recv().await;
+            warn!("second signal: stopping now; the next run completes the interrupted pass");
+            std::process::exit(130);
+        })
+    });
+    Ok(receiver)
+}
+
+/// SIGINT and SIGTERM.
 struct Interrupts {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,

@@ -280,7 +280,16 @@ impl Controller {
             self.cache.changed().await;
         }
         self.metrics.set_ready();
-        tracing::info!(stages = ?self.settings.stages, "watches synced; reconciling");
+        let stages: Vec<String> = self
+            .settings
+            .stages
+            .iter()
+            .map(|stage| {
+                serde_json::to_value(stage)
+                    .map_or(String::new(), |v| v.as_str().unwrap_or("").to_string())
+            })
+            .collect();
+        tracing::info!(stages = %stages.join(","), "watches synced; reconciling");
 
         let mut failures: u32 = 0;
         loop {
