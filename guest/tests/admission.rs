@@ -138,6 +138,44 @@ fn cron_webhook_table() {
             Some("spec.template.spec.source.registry.url: Illegal registry source URL scheme"),
         ),
         (
+            "space in the url's host",
+            cron_with("/spec/template/spec/source", json!({"registry": {"url": "docker://not a url/x"}})),
+            Some("spec.template.spec.source.registry.url: Invalid source URL \"docker://not a url/x\": invalid character ' ' in host name"),
+        ),
+        (
+            "registry with port and digest",
+            cron_with(
+                "/spec/template/spec/source",
+                json!({"registry": {"url": "docker://127.0.0.1:5000/disks/fedora@sha256:0123"}}),
+            ),
+            None,
+        ),
+        (
+            "storage size not a quantity",
+            cron_with("/spec/template/spec/storage", json!({"resources": {"requests": {"storage": "lots"}}})),
+            Some("spec.template.spec.storage.resources.requests.storage: quantities must match"),
+        ),
+        (
+            "storage size a list",
+            cron_with("/spec/template/spec/storage", json!({"resources": {"requests": {"storage": [1, 2]}}})),
+            Some("spec.template.spec.storage.resources.requests.storage: quantities must match"),
+        ),
+        (
+            "storage size 10Gi",
+            cron_with("/spec/template/spec/storage", json!({"resources": {"requests": {"storage": "10Gi"}}})),
+            None,
+        ),
+        (
+            "managedDataSource leaves its namespace",
+            cron_with("/spec/managedDataSource", json!("../victim")),
+            Some("spec.managedDataSource: a lowercase RFC 1123 subdomain"),
+        ),
+        (
+            "managedDataSource with capitals",
+            cron_with("/spec/managedDataSource", json!("Fedora")),
+            Some("spec.managedDataSource: a lowercase RFC 1123 subdomain"),
+        ),
+        (
             "oci-archive url",
             cron_with("/spec/template/spec/source", json!({"registry": {"url": "oci-archive:///images/disk.tar"}})),
             None,

@@ -32,6 +32,12 @@ pub const ILLEGAL_IMPORTS_TO_KEEP: &str = "Illegal ImportsToKeep value";
 pub const ILLEGAL_GARBAGE_COLLECT: &str = "Illegal GarbageCollect value";
 pub const ILLEGAL_MANAGED_DATA_SOURCE: &str = "Illegal ManagedDataSource value";
 pub const SPEC_IMMUTABLE: &str = "Cannot update DataImportCron Spec";
+/// The API server's rule for object names.
+pub const INVALID_NAME: &str = "a lowercase RFC 1123 subdomain must consist of lower case \
+     alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
+/// The API server's rule for resource quantities.
+pub const INVALID_QUANTITY: &str =
+    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
 
 /// Registry URL schemes CDI imports from.
 const REGISTRY_SCHEMES: [&str; 2] = ["docker", "oci-archive"];
@@ -51,7 +57,42 @@ const STORAGE_FIELDS: [&str; 5] = [
 
 /// Checks the name of a DataImportCron; `path` is `metadata.name`.
 pub fn check_name(name: &str, path: &str) -> Option<Finding> {
-    (name.chars().count() > MAX_NAME_LENGTH).then(|| Finding::error(path, NAME_TOO_LONG))
+    if name.chars().count() > MAX_NAME_LENGTH {
+        return Some(Finding::error(path, NAME_TOO_LONG));
+    }
+    (!is_dns_subdomain(name))
+        .then(|| Finding::error(path, format!("{INVALID_NAME} (got {name:?})")))
+}
+
+/// True for a DNS-1123 subdomain, the form the API server wants for
+/// object names: dot-separated parts of `[a-z0-9-]`, each starting and
+/// ending with a letter or digit.
+pub fn is_dns_subdomain(name: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    name.len() <= 253
+        && name.split('.').all(|part| {
+            part.starts_with(alnum)
+                && part.ends_with(alnum)
+                && part.chars().all(|c| alnum(c) || c == '-')
+        })
+}
+
+/// Returns why Go's `net/url`, which CDI uses, would refuse to parse `url`,
+/// if it would: a control character anywhere, or a character not allowed
+/// in a host name (a space among them).
+fn url_parse_error(url: &str) -> Option<String> {
+    if let Some(c) = url.chars().find(|c| c.is_control()) {
+        return Some(format!("invalid control character {c:?} in URL"));
+    }
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:[]%".contains(c);
+    host.chars()
+        .find(|c| !allowed(*c))
+        .map(|c| format!("invalid character {c:?} in host name"))
 }
 
 /// Checks a DataImportCron spec as CDI does on create, in CDI's order:
@@ -191,6 +232,11 @@ fn check_registry(registry: &RegistrySource, path: &str, findings: &mut Vec<Find
                          or oci-archive://PATH"
                     ),
                 ));
+            } else if let Some(reason) = url_parse_error(url) {
+                findings.push(Finding::error(
+                    format!("{path}.url"),
+                    format!("Invalid source URL {url:?}: {reason}"),
+                ));
             }
         }
         (None, Some(stream)) => {
@@ -233,6 +279,25 @@ fn check_unsettable(dv: &DataVolumeSpec, dv_path: &str, findings: &mut Vec<Findi
 }
 
 fn check_storage(dv: &DataVolumeSpec, dv_path: &str, findings: &mut Vec<Finding>) {
+    for (field, spec) in [("pvc", &dv.pvc), ("storage", &dv.storage)] {
+        let Some(size) = spec
+            .as_ref()
+            .and_then(|spec| spec.pointer("/resources/requests/storage"))
+        else {
+            continue;
+        };
+        let valid = match size {
+            Value::String(text) => crate::crons::equality::parse_quantity(text).is_some(),
+            Value::Number(_) => true,
+            _ => false,
+        };
+        if !valid {
+            findings.push(Finding::error(
+                format!("{dv_path}.{field}.resources.requests.storage"),
+                format!("{INVALID_QUANTITY} (got {size})"),
+            ));
+        }
+    }
     match (&dv.pvc, &dv.storage) {
         (Some(_), Some(_)) => findings.push(Finding::error(dv_path, DUPLICATE_STORAGE)),
         (None, None) => findings.push(Finding::error(format!("{dv_path}.pvc"), MISSING_PVC)),
