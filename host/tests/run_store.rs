@@ -1016,3 +1016,36 @@ fn second_signal_stops_a_stuck_pass_at_once() {
     let explain = bootsource(&["explain", "custom", "--state", &state_arg]);
     assert!(explain.status.success(), "{}", stderr(&explain));
 }
+
+#[test]
+fn rejected_object_names_its_file() {
+    let dir = scratch("rejected-object-file");
+    let state = dir.join("state");
+    let hc = custom_hc(&dir);
+    let text = fs::read_to_string(&hc).expect("hc file");
+    fs::write(
+        &hc,
+        text.replace("schedule: \"0 0 1 1 *\"", "schedule: [5]"),
+    )
+    .expect("hc file");
+    let state_arg = state.display().to_string();
+    let output = bootsource(&[
+        "run",
+        "--state",
+        &state_arg,
+        "--once",
+        "-f",
+        &hc,
+        "--import-delay",
+        "0s",
+    ]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    let file =
+        state.join("objects/hyperconverged/kubevirt-hyperconverged/kubevirt-hyperconverged.yaml");
+    assert!(
+        message.contains("spec.dataImportCronTemplates[0].spec.schedule")
+            && message.contains(&format!("(in {})", file.display())),
+        "{message}"
+    );
+}

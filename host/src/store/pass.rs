@@ -317,10 +317,21 @@ fn plan(store: &Store, config: &PassConfig<'_>, now: DateTime<Utc>) -> Result<Pl
         objects: objects.into_values().collect(),
         ..PlanRequest::default()
     };
-    config
-        .runtime
-        .call_json(op::PLAN, &request)?
-        .map_err(|e| PassError::Module(e.to_string()))
+    config.runtime.call_json(op::PLAN, &request)?.map_err(|e| {
+        // Name the file to fix, when the error names a stored object.
+        let file = e.object.as_ref().and_then(|object| {
+            let key = ObjectKey {
+                kind: object.kind.clone(),
+                namespace: object.namespace.clone().unwrap_or_default(),
+                name: object.name.clone(),
+            };
+            store.object_path(&key).ok().filter(|path| path.is_file())
+        });
+        match file {
+            Some(path) => PassError::Module(format!("{e} (in {})", path.display())),
+            None => PassError::Module(e.to_string()),
+        }
+    })
 }
 
 /// Returns the registry polls to run, as (cron key, url): those plans
