@@ -427,7 +427,8 @@ fn skipped_kinds_warning(snapshot: &Snapshot) -> Option<Warning> {
         object: None,
         field: Some("objects".into()),
         message: format!(
-            "skipped {total} objects of kinds that no stage reads: {}",
+            "skipped {total} {} of kinds that no stage reads: {}",
+            if total == 1 { "object" } else { "objects" },
             kinds.join(", ")
         ),
     })

@@ -1014,3 +1014,19 @@ fn bad_option_values_are_named_before_anything_is_written() {
     }
     assert!(!state.exists(), "a rejected run created the state folder");
 }
+
+#[test]
+fn missing_module_file_is_invalid_input() {
+    let output = bootsource(&[
+        "plan",
+        "--example",
+        "--module",
+        "/nonexistent/bootsource.wasm",
+    ]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(
+        message.contains("/nonexistent/bootsource.wasm: failed to read the module"),
+        "{message}"
+    );
+}

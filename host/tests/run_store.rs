@@ -213,6 +213,14 @@ fn example_runs_from_empty_folder() {
     let url = "docker://quay.io/containerdisks/opensuse-leap:15.5";
     let expected = import_name("opensuse", &stand_in_digest(url));
     assert_eq!(data_source_target(&state, "opensuse"), Some(expected));
+    // The pass plans several rounds; its warnings are logged once each.
+    let log = stderr(&output);
+    assert_eq!(
+        log.matches("enableCommonBootImageImport is deprecated")
+            .count(),
+        1,
+        "{log}"
+    );
 }
 
 /// Lists every file under `dir`, relative, sorted.

@@ -186,7 +186,7 @@ impl ModuleArgs {
         let bytes = match &self.module {
             None => std::borrow::Cow::Borrowed(EMBEDDED_MODULE),
             Some(path) => std::borrow::Cow::Owned(std::fs::read(path).map_err(|e| {
-                CliError::Failure(format!(
+                CliError::InvalidInput(format!(
                     "{}: failed to read the module: {e}",
                     path.display()
                 ))

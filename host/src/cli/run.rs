@@ -274,6 +274,12 @@ pub fn parse_registry_host(text: &str) -> Result<String, String> {
             "{text:?} is not a registry address: {why}; expected HOST[:PORT], e.g. localhost:5000, 10.0.0.7:5000 or [::1]:5000"
         ))
     };
+    if text.contains("://") {
+        return fail("it has a scheme; give the address alone");
+    }
+    if text.contains('/') {
+        return fail("it has a path; give the address alone");
+    }
     let port = if let Some(rest) = text.strip_prefix('[') {
         let Some((address, after)) = rest.split_once(']') else {
             return fail("the IPv6 address has no closing ]");
@@ -370,5 +376,13 @@ mod tests {
         for (text, valid) in cases {
             assert_eq!(parse_registry_host(text).is_ok(), valid, "{text:?}");
         }
+    }
+
+    #[test]
+    fn registry_address_errors_say_what_is_extra() {
+        let scheme = parse_registry_host("http://127.0.0.1:5000").unwrap_err();
+        assert!(scheme.contains("it has a scheme"), "{scheme}");
+        let path = parse_registry_host("127.0.0.1:5000/disks").unwrap_err();
+        assert!(path.contains("it has a path"), "{path}");
     }
 }

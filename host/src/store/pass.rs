@@ -93,17 +93,32 @@ pub fn run_pass(store: &mut Store, config: &mut PassConfig<'_>) -> Result<PassRe
     // `lastUseTime` of the source in use) is written once per pass, not
     // again whenever a round starts in a new second.
     let now = start;
+    // Each round plans again and mostly finds the same warnings and
+    // events; each is logged once per pass.
+    let mut logged = BTreeSet::new();
     for round in 0..MAX_ROUNDS {
         report.rounds = round + 1;
         let plan = plan(store, config, now)?;
         for warning in &plan.warnings {
-            match &warning.object {
-                Some(object) => warn!(object = %object, "{}", warning.message),
-                None => warn!("{}", warning.message),
+            let object = warning.object.as_ref().map(ToString::to_string);
+            let message = match &warning.field {
+                Some(field) if !warning.message.contains(field.as_str()) => {
+                    format!("{field}: {}", warning.message)
+                }
+                _ => warning.message.clone(),
+            };
+            if !logged.insert((object.clone(), message.clone())) {
+                continue;
+            }
+            match object {
+                Some(object) => warn!(%object, "{message}"),
+                None => warn!("{message}"),
             }
         }
         for event in &plan.events {
-            warn!(object = %event.object, reason = %event.reason, "{}", event.message);
+            if logged.insert((Some(event.object.to_string()), event.message.clone())) {
+                warn!(object = %event.object, reason = %event.reason, "{}", event.message);
+            }
         }
 
         let deleted: Vec<String> = plan
