@@ -443,3 +443,76 @@ async fn deleted_cron_cleans_up_imports() {
     );
     running.task.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_during_update_converges() {
+    let dir = scratch("restart-update");
+    let registry = Registry::start(&dir);
+    let layout_v1 = dir.join("layout-v1");
+    let layout_v2 = dir.join("layout-v2");
+    let (_, digest_v1) = build_containerdisk(&dir, &layout_v1, "v1", "4M");
+    let (_, digest_v2) = build_containerdisk(&dir, &layout_v2, "v2", "6M");
+    let first = import_name(&digest_v1);
+    let second = import_name(&digest_v2);
+
+    for writes in [1, 3, 5] {
+        push(&layout_v1, "v1", &registry, "latest");
+        let api = cluster(&registry).await;
+        let _importer = fake_cdi::start(api.clone());
+        let (clock, offset) = shifted_clock();
+        let old = start(&api, settings(&registry, clock.clone()));
+        wait_until("the DataSource points at the first import", || {
+            data_source_target(&api).as_deref() == Some(first.as_str())
+        })
+        .await;
+        // Let the writes of the first import settle before counting.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+
+        // New content, the poll is due: the update starts and the
+        // controller is aborted after a few of its writes.
+        push(&layout_v2, "v2", &registry, "latest");
+        offset.store(YEAR_SECONDS, Ordering::SeqCst);
+        let start_count = accepted_writes(&api);
+        let controller = old.controller.clone();
+        let reconcile = tokio::spawn(async move { controller.reconcile().await });
+        let deadline = tokio::time::Instant::now() + CONVERGE_TIMEOUT;
+        while accepted_writes(&api) < start_count + writes {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {writes} update writes"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        reconcile.abort();
+        old.task.abort();
+        let _ = old.task.await;
+        let finished = data_source_target(&api).as_deref() == Some(second.as_str())
+            && !names(&api, DATA_VOLUMES).contains(&first);
+        assert!(
+            !finished,
+            "the abort after {writes} writes came after the update"
+        );
+
+        let new = start(&api, settings(&registry, clock));
+        wait_until("the restarted controller repoints the DataSource", || {
+            data_source_target(&api).as_deref() == Some(second.as_str())
+        })
+        .await;
+        wait_until("the first import is collected", || {
+            !names(&api, DATA_VOLUMES).contains(&first) && !names(&api, PVCS).contains(&first)
+        })
+        .await;
+        assert_eq!(
+            names(&api, DATA_VOLUMES),
+            vec![second.clone()],
+            "after {writes} writes"
+        );
+        assert_eq!(
+            names(&api, PVCS),
+            vec![second.clone()],
+            "after {writes} writes"
+        );
+        assert_eq!(digest_annotation(&api), Some(digest_v2.clone()));
+        new.task.abort();
+    }
+}
