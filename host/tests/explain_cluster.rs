@@ -53,7 +53,7 @@ async fn explain_cluster(config: &Path, args: &[&str]) -> Output {
     .expect("the explain process")
 }
 
-/// Every object file of a state folder.
+/// Reads every object file of a state folder.
 fn stored_objects(state: &Path) -> Vec<Value> {
     fn walk(dir: &Path, out: &mut Vec<Value>) {
         let mut entries: Vec<_> = fs::read_dir(dir)
@@ -75,7 +75,7 @@ fn stored_objects(state: &Path) -> Vec<Value> {
     out
 }
 
-/// The API collection path an object is created under.
+/// Returns the API collection path an object is created under.
 fn collection(object: &Value) -> String {
     let api_version = object["apiVersion"].as_str().expect("apiVersion");
     let kind = object["kind"].as_str().expect("kind").to_ascii_lowercase();
@@ -100,8 +100,8 @@ fn collection(object: &Value) -> String {
     }
 }
 
-/// A fake API holding the objects of a state folder made by one pass of
-/// `bootsource run` on the built-in example with stand-in imports.
+/// Starts a fake API holding the objects of a state folder made by one
+/// pass of `bootsource run` on the built-in example with stand-in imports.
 async fn cluster_like_state(dir: &Path) -> (FakeApiServer, PathBuf, usize) {
     let state = dir.join("state");
     let state_arg = state.display().to_string();

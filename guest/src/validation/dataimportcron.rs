@@ -77,7 +77,7 @@ pub fn is_dns_subdomain(name: &str) -> bool {
         })
 }
 
-/// Returns why Go's `net/url`, which CDI uses, would refuse to parse `url`,
+/// Returns why Go's `net/url`, which CDI uses, would reject `url`,
 /// if it would: a control character anywhere, or a character not allowed
 /// in a host name (a space among them).
 fn url_parse_error(url: &str) -> Option<String> {

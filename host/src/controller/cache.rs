@@ -293,7 +293,7 @@ pub async fn list_once(client: &Client, resources: &[Watched]) -> Result<Vec<Val
         let failed = |error: kube::Error| match error {
             // The error's own text repeats the whole Status body as Debug.
             kube::Error::Api(status) => format!(
-                "failed to list {kind} objects: the API server answered {} {}: {}",
+                "failed to list {kind} objects: the API server responded {} {}: {}",
                 status.code, status.reason, status.message
             ),
             error => format!("failed to list {kind} objects: {error}"),
@@ -348,7 +348,7 @@ fn watch_retry_delay(failures: u32) -> std::time::Duration {
 }
 
 /// True when the server does not serve the resource at all: its list
-/// answers 404, as for a custom resource whose CRD is not installed.
+/// returns 404, as for a custom resource whose CRD is not installed.
 fn is_not_served(error: &watcher::Error) -> bool {
     matches!(error, watcher::Error::InitialListFailed(kube::Error::Api(status)) if status.code == 404)
 }
@@ -358,7 +358,7 @@ fn is_not_served(error: &watcher::Error) -> bool {
 fn describe(error: &watcher::Error) -> String {
     let api = |what: &str, error: &kube::Error| match error {
         kube::Error::Api(status) => format!(
-            "{what}: the API server answered {} {}: {}",
+            "{what}: the API server responded {} {}: {}",
             status.code, status.reason, status.message
         ),
         error => format!("{what}: {error}"),
@@ -389,8 +389,8 @@ where
                 failures = failures.saturating_add(1);
                 if is_not_served(&error) {
                     // Read as no objects, so that the first sync completes
-                    // and the other kinds are reconciled; listing goes on
-                    // in case the resource is installed later.
+                    // and the other kinds are reconciled. Listing goes on,
+                    // because the resource may be installed later.
                     if !not_served {
                         not_served = true;
                         tracing::warn!(%kind, "the API server does not serve this resource (is its CRD installed?); reading it as no objects until it does");

@@ -52,7 +52,7 @@ pub enum StoreError {
     /// Another process holds the state folder's lock.
     #[error("{}: another bootsource run is using this state folder (it holds {}); wait for it to end or stop it", root.display(), root.join(LOCK_FILE).display())]
     Locked { root: PathBuf },
-    /// An object whose kind, namespace or name an API server would refuse.
+    /// An object whose kind, namespace or name an API server would reject.
     /// These parts become file and folder names, so they are checked
     /// before any path is built from them.
     #[error("{object}: {message}")]
