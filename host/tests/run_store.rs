@@ -887,17 +887,31 @@ fn second_run_on_a_locked_folder_is_refused() {
             "--max-sleep",
             "10m",
         ])
-        .stderr(std::process::Stdio::null())
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("the binary runs");
+    // The folder is compared before and after the refused run, so the
+    // loop must have finished its first pass and be asleep.
+    let pipe = looping.stderr.take().expect("stderr pipe");
+    let (line_tx, line_rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+            let _ = line_tx.send(line);
+        }
+    });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while data_source_target(&state, "custom").is_none() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the first pass did not finish in 120 s"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = line_rx
+            .recv_timeout(left)
+            .expect("the first pass did not finish in 120 s");
+        if line.contains("sleeping until the next pass") {
+            break;
+        }
     }
+    assert!(data_source_target(&state, "custom").is_some());
 
     let before = snapshot(&state);
     let second = bootsource(&[
