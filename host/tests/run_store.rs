@@ -827,9 +827,16 @@ spec: {}
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let message = stderr(&output);
     assert!(message.contains("is not a valid"), "{message}");
+    // Input files are checked before the state folder is made.
+    assert!(message.contains("objects.yaml (document 1)"), "{message}");
+    assert!(
+        !state.exists(),
+        "the rejected input created the state folder"
+    );
 
-    // A template whose DataSource name climbs out: the planned create is
-    // refused as an API server would refuse it.
+    // A template whose DataSource name climbs out: the planned actions on
+    // that name are skipped, as an API server would reject them, and the
+    // rest of the pass goes on.
     let text = fs::read_to_string(&hc).expect("hc file");
     fs::write(
         &hc,
@@ -851,8 +858,12 @@ spec: {}
         "--import-delay",
         "0s",
     ]);
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(fresh
+        .join("objects/dataimportcron/kubevirt-os-images/custom-image-cron.yaml")
+        .is_file());
     let message = stderr(&output);
+    assert!(message.contains("action skipped"), "{message}");
     assert!(
         message.contains("metadata.name \"../../../../victim")
             && message.contains("is not a valid object name"),
@@ -1070,4 +1081,40 @@ fn rejected_object_names_its_file() {
             && message.contains(&format!("(in {})", file.display())),
         "{message}"
     );
+}
+
+#[test]
+fn sweep_leaves_links_and_stray_files() {
+    let dir = scratch("sweep-links");
+    let state = dir.join("state");
+    let made = run_example(&state);
+    assert!(made.status.success(), "{}", stderr(&made));
+
+    // Folders outside the state folder, reached through links, and files
+    // a user left under volumes/.
+    let outside = dir.join("outside");
+    fs::create_dir_all(outside.join("inner")).expect("outside folder");
+    fs::write(outside.join("inner/file"), "keep").expect("outside file");
+    fs::create_dir_all(dir.join("outside2")).expect("outside folder");
+    fs::write(dir.join("outside2/file"), "keep").expect("outside file");
+    let volumes = state.join("volumes");
+    std::os::unix::fs::symlink(&outside, volumes.join("linkedns")).expect("link");
+    std::os::unix::fs::symlink(dir.join("outside2"), volumes.join(OS_IMAGES).join("linked"))
+        .expect("link");
+    fs::write(volumes.join("readme"), "notes").expect("stray file");
+    fs::write(volumes.join(OS_IMAGES).join("notes.txt"), "notes").expect("stray file");
+
+    let again = run_example(&state);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        outside.join("inner/file").is_file(),
+        "a linked namespace folder was swept"
+    );
+    assert!(
+        dir.join("outside2/file").is_file(),
+        "a linked volume folder was swept"
+    );
+    assert!(volumes.join(OS_IMAGES).join("linked").exists());
+    assert!(volumes.join("readme").is_file());
+    assert!(volumes.join(OS_IMAGES).join("notes.txt").is_file());
 }

@@ -226,10 +226,13 @@ fn read_seeds(args: &RunArgs) -> Result<Vec<Value>, CliError> {
     let objects =
         input::read_objects(&args.files).map_err(|e| CliError::InvalidInput(e.to_string()))?;
     for (object, origin) in objects.values.iter().zip(&objects.origins) {
-        if ObjectKey::of(object).is_none() {
+        let Some(key) = ObjectKey::of(object) else {
             return Err(CliError::InvalidInput(format!(
                 "{origin}: the object has no kind or metadata.name"
             )));
+        };
+        if let Err(error) = key.check() {
+            return Err(CliError::InvalidInput(format!("{origin}: {error}")));
         }
     }
     Ok(objects.values)

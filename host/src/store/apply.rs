@@ -52,6 +52,13 @@ pub fn apply_actions(
             namespace: action.object.namespace.clone().unwrap_or_default(),
             name: action.object.name.clone(),
         };
+        if let Err(error) = key.check() {
+            // An API server rejects such a name, and the other actions
+            // still run, so one bad template does not stop the rest.
+            warn!(%error, "action skipped: an API server would reject the object's name");
+            applied.skipped += 1;
+            continue;
+        }
         let existing = store.get(&key)?;
         let next = match (action.action, existing) {
             (ActionKind::Create, Some(_)) => {

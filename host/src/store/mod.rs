@@ -518,11 +518,20 @@ impl Store {
     pub fn volumes(&self) -> Result<Vec<(String, String)>, StoreError> {
         let mut volumes = Vec::new();
         let root = self.root.join("volumes");
+        // Only real folders count: a file or a symbolic link placed there
+        // by hand is none of the store's, and a link may lead out of the
+        // state folder.
         for namespace in read_dir_sorted(&root)? {
             let Some(namespace_name) = file_name(&namespace) else {
                 continue;
             };
+            if !is_real_dir(&namespace) {
+                continue;
+            }
             for volume in read_dir_sorted(&namespace)? {
+                if !is_real_dir(&volume) {
+                    continue;
+                }
                 if let Some(name) = file_name(&volume) {
                     volumes.push((namespace_name.clone(), name));
                 }
@@ -557,6 +566,11 @@ fn parse_object(path: &Path, bytes: Vec<u8>) -> Result<Value, StoreError> {
 
 fn file_name(path: &Path) -> Option<String> {
     path.file_name()?.to_str().map(str::to_string)
+}
+
+/// True for a folder that is not a symbolic link.
+fn is_real_dir(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_dir())
 }
 
 fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
