@@ -927,3 +927,46 @@ async fn missing_hyperconverged_is_idle() {
     wait_until("the crons and status exist", || converged(&api, &expected)).await;
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_names_never_reach_requests() {
+    let api = FakeApiServer::start().await;
+    let bad_name = "../../../../api/v1/namespaces/kube-system/configmaps/x";
+    let mut hyperconverged = example_hyperconverged();
+    let templates = hyperconverged
+        .pointer_mut("/spec/dataImportCronTemplates")
+        .and_then(Value::as_array_mut)
+        .expect("the example has templates");
+    templates.push(json!({
+        "metadata": {"name": "escape-image-cron"},
+        "spec": {
+            "managedDataSource": bad_name,
+            "schedule": "0 0 1 1 *",
+            "template": {"spec": {
+                "source": {"registry": {"url": "docker://quay.io/containerdisks/fedora:latest"}},
+                "storage": {}
+            }}
+        }
+    }));
+    let expected = expected_crons(&hyperconverged);
+    api.seed(HCO_COLLECTION, hyperconverged);
+    let settings = Settings {
+        stages: vec![Stage::Templates, Stage::Crons, Stage::Imports],
+        ..fast_settings()
+    };
+    let running = start(&api, settings);
+    wait_until("the crons and status exist", || converged(&api, &expected)).await;
+    running.controller.reconcile().await.expect("reconcile");
+    let reached: Vec<String> = api
+        .log()
+        .iter()
+        // The HyperConverged status, the SSP and the cron carry the name
+        // as a value; only a request for the DataSource itself may not.
+        .filter(|l| {
+            l.path.contains("..") || (l.path.ends_with("/datasources") && l.body.contains(bad_name))
+        })
+        .map(|l| format!("{} {}", l.method, l.path))
+        .collect();
+    assert_eq!(reached, Vec::<String>::new());
+    running.stop().await;
+}

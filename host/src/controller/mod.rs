@@ -398,6 +398,18 @@ impl Controller {
         outcome: &mut Outcome,
     ) -> Result<(), Error> {
         for action in &plan.actions {
+            let namespace_ok = action
+                .object
+                .namespace
+                .as_deref()
+                .is_none_or(|ns| ns.is_empty() || crate::store::is_dns_label(ns));
+            if !namespace_ok || !crate::store::is_dns_subdomain(&action.object.name) {
+                // The name would go into the request path unchecked, and
+                // the API server rejects such an object anyway. The other
+                // actions still run.
+                tracing::warn!(object = %action.object, "action skipped: the object's name or namespace is not a valid Kubernetes name");
+                continue;
+            }
             match applier.apply(action).await? {
                 Written::Changed => {
                     tracing::info!(object = %action.object, action = ?action.action, reason = %action.reason, "applied");
