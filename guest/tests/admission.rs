@@ -161,6 +161,31 @@ fn cron_webhook_table() {
             Some("spec.template.spec.storage.resources.requests.storage: quantities must match"),
         ),
         (
+            "storage size zero",
+            cron_with("/spec/template/spec/storage", json!({"resources": {"requests": {"storage": "0"}}})),
+            Some("spec.template.spec.storage.resources.requests.storage: must be greater than zero"),
+        ),
+        (
+            "storage size negative",
+            cron_with("/spec/template/spec/storage", json!({"resources": {"requests": {"storage": "-1Gi"}}})),
+            Some("spec.template.spec.storage.resources.requests.storage: must be greater than zero"),
+        ),
+        (
+            "port not a number",
+            cron_with("/spec/template/spec/source", json!({"registry": {"url": "docker://host:abc/x:1"}})),
+            Some("spec.template.spec.source.registry.url: Invalid source URL \"docker://host:abc/x:1\": invalid port"),
+        ),
+        (
+            "unclosed IPv6 bracket",
+            cron_with("/spec/template/spec/source", json!({"registry": {"url": "docker://[::1/x:1"}})),
+            Some("spec.template.spec.source.registry.url: Invalid source URL \"docker://[::1/x:1\": missing ']'"),
+        ),
+        (
+            "IPv6 registry with port",
+            cron_with("/spec/template/spec/source", json!({"registry": {"url": "docker://[::1]:5000/x:1"}})),
+            None,
+        ),
+        (
             "storage size 10Gi",
             cron_with("/spec/template/spec/storage", json!({"resources": {"requests": {"storage": "10Gi"}}})),
             None,

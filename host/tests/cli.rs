@@ -1005,6 +1005,19 @@ fn bad_option_values_are_named_before_anything_is_written() {
             &["explain", "fedora", "--cluster", "--hco-version", "x"],
             "--hco-version",
         ),
+        (
+            &[
+                "explain",
+                "fedora",
+                "--state",
+                &state_arg,
+                "--now",
+                "yesterday",
+            ],
+            "--now",
+        ),
+        (&["plan", "--example", "--now", "yesterday"], "--now"),
+        (&["controller", "--lease-name", "A B"], "--lease-name"),
     ];
     for (args, option) in cases {
         let output = bootsource(args);

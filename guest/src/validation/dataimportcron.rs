@@ -90,9 +90,19 @@ fn url_parse_error(url: &str) -> Option<String> {
         .rsplit_once('@')
         .map_or(authority, |(_, host)| host);
     let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:[]%".contains(c);
-    host.chars()
-        .find(|c| !allowed(*c))
-        .map(|c| format!("invalid character {c:?} in host name"))
+    if let Some(c) = host.chars().find(|c| !allowed(*c)) {
+        return Some(format!("invalid character {c:?} in host name"));
+    }
+    let port = if let Some(bracketed) = host.strip_prefix('[') {
+        let Some((_, after)) = bracketed.split_once(']') else {
+            return Some("missing ']' in host".into());
+        };
+        after.strip_prefix(':')
+    } else {
+        host.rsplit_once(':').map(|(_, port)| port)
+    };
+    port.filter(|port| !port.chars().all(|c| c.is_ascii_digit()))
+        .map(|port| format!("invalid port {port:?} after host"))
 }
 
 /// Checks a DataImportCron spec as CDI does on create, in CDI's order:
@@ -286,16 +296,22 @@ fn check_storage(dv: &DataVolumeSpec, dv_path: &str, findings: &mut Vec<Finding>
         else {
             continue;
         };
-        let valid = match size {
-            Value::String(text) => crate::crons::equality::parse_quantity(text).is_some(),
-            Value::Number(_) => true,
-            _ => false,
+        let amount = match size {
+            Value::String(text) => crate::crons::equality::parse_quantity(text),
+            Value::Number(number) => crate::crons::equality::parse_quantity(&number.to_string()),
+            _ => None,
         };
-        if !valid {
-            findings.push(Finding::error(
-                format!("{dv_path}.{field}.resources.requests.storage"),
+        let path = format!("{dv_path}.{field}.resources.requests.storage");
+        match amount {
+            None => findings.push(Finding::error(
+                path,
                 format!("{INVALID_QUANTITY} (got {size})"),
-            ));
+            )),
+            Some(amount) if amount <= 0 => findings.push(Finding::error(
+                path,
+                format!("must be greater than zero (got {size})"),
+            )),
+            Some(_) => {}
         }
     }
     match (&dv.pvc, &dv.storage) {

@@ -44,7 +44,8 @@ pub struct ControllerArgs {
     #[arg(long)]
     pub leader_elect: bool,
     /// Name of the leader-election Lease.
-    #[arg(long, value_name = "NAME", default_value = "bootsource-controller")]
+    #[arg(long, value_name = "NAME", default_value = "bootsource-controller",
+          value_parser = super::parse_object_name)]
     pub lease_name: String,
     /// Namespace of the leader-election Lease; the Deployment sets it to
     /// its own namespace.

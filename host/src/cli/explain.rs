@@ -51,7 +51,7 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "VERSION", default_value = "1.20", value_parser = super::parse_hco_version)]
     pub hco_version: String,
     /// The current time (RFC 3339); defaults to the system clock.
-    #[arg(long, value_name = "RFC3339")]
+    #[arg(long, value_name = "RFC3339", value_parser = super::parse_rfc3339)]
     pub now: Option<String>,
     #[command(flatten)]
     pub module: ModuleArgs,

@@ -126,6 +126,24 @@ pub fn parse_namespace(text: &str) -> Result<String, String> {
     }
 }
 
+/// Parses an object name option: a DNS-1123 subdomain, as the API server
+/// wants.
+pub fn parse_object_name(text: &str) -> Result<String, String> {
+    if crate::store::is_dns_subdomain(text) {
+        Ok(text.to_string())
+    } else {
+        Err("not an object name: at most 253 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit".into())
+    }
+}
+
+/// Parses a time option in RFC 3339, e.g. `2026-12-01T08:00:00Z`, and
+/// returns the text unchanged.
+pub fn parse_rfc3339(text: &str) -> Result<String, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|_| text.to_string())
+        .map_err(|e| format!("{e}; write a time such as 2026-12-01T08:00:00Z"))
+}
+
 /// Parses a duration that must be longer than zero, e.g. `30s` or `2m`.
 pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     match humantime::parse_duration(text) {

@@ -20,7 +20,7 @@ pub struct PlanArgs {
     #[arg(long, value_name = "FILE|DIR")]
     pub common_templates: Option<PathBuf>,
     /// The current time (RFC 3339); defaults to the system clock.
-    #[arg(long, value_name = "RFC3339")]
+    #[arg(long, value_name = "RFC3339", value_parser = super::parse_rfc3339)]
     pub now: Option<String>,
     /// Stages to run, comma-separated; they always run in chain order
     /// (templates, crons, imports). Leave out `crons` and `imports` on a
