@@ -189,6 +189,23 @@ async fn unreachable_api_server_is_an_error() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let message = stderr(&output);
     assert!(message.contains("failed to list"), "{message}");
+    assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
+}
+
+#[test]
+fn missing_kubeconfig_is_invalid_input() {
+    let dir = scratch("explain-no-kubeconfig");
+    let output = Command::new(env!("CARGO_BIN_EXE_bootsource"))
+        .args(["explain", "fedora", "--cluster"])
+        .env("KUBECONFIG", dir.join("missing-kubeconfig"))
+        .env("HOME", &dir)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("KUBERNETES_SERVICE_PORT")
+        .output()
+        .expect("the binary runs");
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(message.contains("kubeconfig"), "{message}");
 }
 
 #[test]
@@ -199,5 +216,7 @@ fn state_and_cluster_exclude_each_other() {
     assert!(stderr(&both).contains("--cluster"), "{}", stderr(&both));
     let neither = bootsource(&["explain", "fedora"]);
     assert_eq!(neither.status.code(), Some(1));
-    assert!(stderr(&neither).contains("--state"), "{}", stderr(&neither));
+    let message = stderr(&neither);
+    assert!(message.contains("--state"), "{message}");
+    assert!(message.contains("--cluster"), "{message}");
 }

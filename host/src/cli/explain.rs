@@ -25,17 +25,13 @@ use crate::store::{ObjectKey, Store};
 const OS_IMAGES_NAMESPACE: &str = "kubevirt-os-images";
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["state", "cluster"])))]
 pub struct ExplainArgs {
     /// A DataSource, DataImportCron or boot-source template name.
     #[arg(value_name = "NAME")]
     pub name: String,
     /// State folder written by `bootsource run`.
-    #[arg(
-        long,
-        value_name = "DIR",
-        required_unless_present = "cluster",
-        conflicts_with = "cluster"
-    )]
+    #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
     /// Read the objects from the cluster instead of a state folder, through
     /// the kubeconfig (`KUBECONFIG` or ~/.kube/config) or, inside a pod, its
@@ -135,18 +131,22 @@ fn read_cluster(args: &ExplainArgs) -> Result<BTreeMap<ObjectKey, Value>, CliErr
         .build()
         .map_err(|e| CliError::Failure(format!("failed to start the async runtime: {e}")))?;
     let listed = tokio.block_on(async {
+        // A missing or broken kubeconfig is the user's to fix: exit 1.
         let mut config = kube::Config::infer().await.map_err(|e| {
-            format!("failed to configure the Kubernetes client from the kubeconfig or the in-cluster environment: {e}")
+            CliError::InvalidInput(format!("failed to configure the Kubernetes client from the kubeconfig or the in-cluster environment: {e}"))
         })?;
+        let server = config.cluster_url.to_string();
         let timeout = Duration::from_secs(args.request_timeout);
         config.connect_timeout = Some(timeout);
         config.read_timeout = Some(timeout);
         config.write_timeout = Some(timeout);
         let client = kube::Client::try_from(config)
-            .map_err(|e| format!("failed to start the Kubernetes client: {e}"))?;
-        cache::list_once(&client, &resources_read(&args.hco_version, true)).await
+            .map_err(|e| CliError::Failure(format!("failed to start the Kubernetes client: {e}")))?;
+        cache::list_once(&client, &resources_read(&args.hco_version, true))
+            .await
+            .map_err(|e| CliError::Failure(format!("{e} (API server {server})")))
     });
-    let listed = listed.map_err(CliError::Failure)?;
+    let listed = listed?;
     Ok(listed
         .into_iter()
         .filter_map(|object| Some((ObjectKey::of(&object)?, object)))
@@ -291,7 +291,7 @@ fn explain(
                 .any(|a| a.object.kind == kind::CRON && a.object.name == target.cron);
             if planned {
                 findings.push(format!(
-                    "DataImportCron {} does not exist yet; the next pass creates it",
+                    "DataImportCron {} does not exist yet; the next reconcile creates it",
                     target.cron
                 ));
             } else {

@@ -60,7 +60,7 @@ pub enum Command {
     /// volume folders, repoint DataSources and collect old imports.
     Run(run::RunArgs),
     /// Explain why a boot source is or is not up to date, from a state
-    /// folder.
+    /// folder or a cluster.
     Explain(explain::ExplainArgs),
     /// Watch a cluster and keep its boot sources reconciled: the HCO and
     /// SSP stages by default, the CDI stage on request.

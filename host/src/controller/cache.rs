@@ -293,8 +293,11 @@ pub async fn list_once(client: &Client, resources: &[Watched]) -> Result<Vec<Val
         let failed = |error: kube::Error| match error {
             // The error's own text repeats the whole Status body as Debug.
             kube::Error::Api(status) => format!(
-                "failed to list {kind} objects: the API server responded {} {}: {}",
-                status.code, status.reason, status.message
+                "failed to list {kind} objects: the API server responded {}: {}",
+                [status.code.to_string(), status.reason.clone()]
+                    .join(" ")
+                    .trim_end(),
+                status.message
             ),
             error => format!("failed to list {kind} objects: {error}"),
         };

@@ -184,6 +184,9 @@ pub struct Controller {
     poller: Option<Poller>,
     settings: Settings,
     reconcile_lock: tokio::sync::Mutex<()>,
+    /// The warnings of the last plan, so that each is logged when it
+    /// appears rather than on every reconcile.
+    last_warnings: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Controller {
@@ -207,6 +210,7 @@ impl Controller {
                 .then(|| Poller::new(&settings.registry, settings.poll_retry)),
             settings,
             reconcile_lock: tokio::sync::Mutex::new(()),
+            last_warnings: std::sync::Mutex::new(std::collections::BTreeSet::new()),
         })
     }
 
@@ -347,10 +351,7 @@ impl Controller {
             }
             let gone_crons = self.cache.gone_crons();
             let plan = self.plan(now, &gone_crons, stages).await?;
-            for warning in &plan.warnings {
-                let object = warning.object.as_ref().map(ToString::to_string);
-                tracing::warn!(object = ?object, field = ?warning.field, "{}", warning.message);
-            }
+            self.log_new_warnings(&plan);
 
             match self.apply_all(&applier, &plan, &mut outcome).await {
                 Ok(()) => {
@@ -419,6 +420,33 @@ impl Controller {
             }
         }
         Ok(())
+    }
+
+    /// Logs the plan's warnings that the previous plan did not have.
+    fn log_new_warnings(&self, plan: &Plan) {
+        let mut current = std::collections::BTreeSet::new();
+        let mut last = self
+            .last_warnings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for warning in &plan.warnings {
+            let object = warning
+                .object
+                .as_ref()
+                .map_or_else(String::new, ToString::to_string);
+            let message = match &warning.field {
+                Some(field) if !warning.message.contains(field.as_str()) => {
+                    format!("{field}: {}", warning.message)
+                }
+                _ => warning.message.clone(),
+            };
+            let line = format!("{object}\t{message}");
+            if !last.contains(&line) {
+                tracing::warn!(%object, "{message}");
+            }
+            current.insert(line);
+        }
+        *last = current;
     }
 
     /// The chosen stages whose input exists: the templates stage needs a
