@@ -959,8 +959,9 @@ fn second_run_on_a_locked_folder_is_refused() {
     assert!(third.status.success(), "{}", stderr(&third));
 }
 
-#[test]
-fn second_signal_stops_a_stuck_pass_at_once() {
+/// Sends `flag` (a `kill` option) twice to a run whose pass hangs in a
+/// poll and checks that the second ends it at once with `code`.
+fn stop_stuck_pass_twice(flag: &str, code: i32) {
     // A stand-in for a registry that accepts connections and never
     // answers, so that the first pass hangs in its poll.
     let hung = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
@@ -974,7 +975,7 @@ fn second_signal_stops_a_stuck_pass_at_once() {
         }
     });
 
-    let dir = scratch("second-signal");
+    let dir = scratch(&format!("second-signal{flag}"));
     let state = dir.join("state");
     let hc = custom_hc(&dir);
     let text = fs::read_to_string(&hc).expect("hc file");
@@ -1028,7 +1029,7 @@ fn second_signal_stops_a_stuck_pass_at_once() {
     let pid = child.id().to_string();
     let signal = || {
         let status = Command::new("kill")
-            .args(["-INT", &pid])
+            .args([flag, pid.as_str()])
             .status()
             .expect("kill runs");
         assert!(status.success());
@@ -1043,11 +1044,21 @@ fn second_signal_stops_a_stuck_pass_at_once() {
     signal();
     wait_for_line("second signal: stopping now");
     let status = child.wait().expect("the run ends");
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(status.code(), Some(code));
 
     // What the stopped pass left is a state folder the next run reads.
     let explain = bootsource(&["explain", "custom", "--state", &state_arg]);
     assert!(explain.status.success(), "{}", stderr(&explain));
+}
+
+#[test]
+fn second_sigint_stops_a_stuck_pass() {
+    stop_stuck_pass_twice("-INT", 130);
+}
+
+#[test]
+fn second_sigterm_stops_a_stuck_pass() {
+    stop_stuck_pass_twice("-TERM", 143);
 }
 
 #[test]

@@ -153,8 +153,9 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
 /// Listens for SIGINT and SIGTERM on a thread of its own, so that a
 /// signal is noticed during a pass too. The first one is reported on the
 /// returned channel: the loop ends once the pass is over. A second one
-/// ends the process at once (exit 130): every write is atomic and the
-/// next pass completes an interrupted one, so nothing is lost.
+/// ends the process at once (exit 130 for SIGINT, 143 for SIGTERM): every
+/// write is atomic and the next pass completes an interrupted one, so
+/// nothing is lost.
 fn listen_for_signals() -> Result<std::sync::mpsc::Receiver<()>, CliError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -171,9 +172,9 @@ fn listen_for_signals() -> Result<std::sync::mpsc::Receiver<()>, CliError> {
                 "signal received; stopping after the current pass (send another to stop at once)"
             );
             let _ = sender.send(());
-            interrupts.recv().await;
+            let code = interrupts.recv().await;
             warn!("second signal: stopping now; the next run completes the interrupted pass");
-            std::process::exit(130);
+            std::process::exit(code);
         })
     });
     Ok(receiver)
@@ -194,10 +195,12 @@ impl Interrupts {
         })
     }
 
-    async fn recv(&mut self) {
+    /// Waits for either signal and returns the exit code a process ended
+    /// by it has by convention: 128 plus the signal number.
+    async fn recv(&mut self) -> i32 {
         tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => 130,
+            _ = self.terminate.recv() => 143,
         }
     }
 }

@@ -237,6 +237,9 @@ impl Controller {
             let listener = metrics::bind(address)
                 .await
                 .map_err(|source| Error::Metrics { address, source })?;
+            // The bound address, which differs from the requested one for
+            // port 0.
+            let address = listener.local_addr().unwrap_or(address);
             tracing::info!(%address, "serving /metrics, /healthz and /readyz");
             tasks.push(tokio::spawn(metrics::serve(listener, self.metrics.clone())));
         }
