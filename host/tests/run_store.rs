@@ -1129,3 +1129,34 @@ fn sweep_leaves_links_and_stray_files() {
     assert!(volumes.join("readme").is_file());
     assert!(volumes.join(OS_IMAGES).join("notes.txt").is_file());
 }
+
+#[test]
+fn namespaced_object_without_namespace_is_refused() {
+    let dir = scratch("missing-namespace");
+    let state = dir.join("state");
+    let objects = dir.join("objects.yaml");
+    fs::write(
+        &objects,
+        "apiVersion: cdi.kubevirt.io/v1beta1
+kind: DataSource
+metadata:
+  name: x
+  namespace: \"\"
+spec: {}
+",
+    )
+    .expect("objects file");
+    let state_arg = state.display().to_string();
+    let objects_arg = objects.display().to_string();
+    let output = bootsource(&["run", "--state", &state_arg, "--once", "-f", &objects_arg]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(
+        message.contains("metadata.namespace is missing, but a DataSource belongs to a namespace"),
+        "{message}"
+    );
+    assert!(
+        !state.exists(),
+        "the rejected input created the state folder"
+    );
+}

@@ -131,6 +131,12 @@ impl ObjectKey {
                 self.kind
             ));
         }
+        if self.namespace.is_empty() && NAMESPACED_KINDS.contains(&self.kind.as_str()) {
+            return fail(format!(
+                "metadata.namespace is missing, but a {} belongs to a namespace",
+                self.kind
+            ));
+        }
         if !self.namespace.is_empty() && !is_dns_label(&self.namespace) {
             return fail(format!(
                 "metadata.namespace {:?} is not a valid namespace: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit",
@@ -146,6 +152,18 @@ impl ObjectKey {
         Ok(())
     }
 }
+
+/// Kinds the module reads that live in a namespace. An object of one of
+/// these without a namespace would be stored as cluster-scoped.
+const NAMESPACED_KINDS: &[&str] = &[
+    "HyperConverged",
+    "SSP",
+    kind::CRON,
+    kind::DATA_SOURCE,
+    kind::DATA_VOLUME,
+    kind::PVC,
+    kind::SNAPSHOT,
+];
 
 /// A DNS-1123 label: 1 to 63 of `[a-z0-9-]`, alphanumeric at both ends.
 pub fn is_dns_label(text: &str) -> bool {
