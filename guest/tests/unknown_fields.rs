@@ -38,7 +38,7 @@ fn review(object: &Value) -> Verdict {
     support::call_typed(op::ADMISSION_REVIEW, &request).expect("the settings are valid")
 }
 
-/// The admission warnings about unknown fields.
+/// Returns the admission warnings about unknown fields.
 fn unknown_field_warnings(verdict: &Verdict) -> Vec<String> {
     verdict
         .warnings
@@ -67,8 +67,8 @@ fn plan_unknown_field_warnings(object: &Value) -> Vec<Warning> {
         .collect()
 }
 
-/// A value of the right type for a known field, so that the model reads
-/// the object.
+/// Returns a value of the right type for a known field, so that the
+/// model reads the object.
 fn value_for(api_version: &str, parent: &str, field: &str) -> Value {
     match (parent, field) {
         ("spec", "featureGates") if api_version == V1 => json!([]),

@@ -959,7 +959,7 @@ fn empty_cache_variable_turns_cache_off() {
 }
 
 #[test]
-fn bad_option_values_are_named_before_anything_is_written() {
+fn bad_option_values_rejected_early() {
     let dir = scratch("bad-option-values");
     let state = dir.join("state");
     let state_arg = state.display().to_string();

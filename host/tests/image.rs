@@ -76,8 +76,8 @@ fn blob_path(layout: &Path, digest: &str) -> PathBuf {
     layout.join("blobs").join("sha256").join(hex)
 }
 
-/// The manifest digest the layout's index.json names, its manifest and
-/// its config.
+/// Reads the manifest digest that the layout's index.json names, and the
+/// manifest and config it leads to.
 fn read_layout(layout: &Path) -> (String, Value, Value) {
     let index = read_json(&layout.join("index.json"));
     let digest = index["manifests"][0]["digest"]
@@ -99,7 +99,7 @@ fn layer_path(layout: &Path, manifest: &Value) -> PathBuf {
     blob_path(layout, digest)
 }
 
-/// Every regular file under `dir`, recursively.
+/// Lists every regular file under `dir`, recursively.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
@@ -116,7 +116,8 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The image's dynamic loader and the folders of its shared libraries.
+/// Finds the image's dynamic loader and the folders of its shared
+/// libraries.
 fn loader_and_library_path(root: &Path) -> (PathBuf, String) {
     let files = files_under(root);
     let loader = files

@@ -259,7 +259,7 @@ fn suggestion(parent: &str, key: &str, known: &[&str], moved: &[&str]) -> Option
     closest(key, known).map(|name| format!("{parent}.{name}"))
 }
 
-/// The known name closest to `key` by edit distance (case ignored), when
+/// Returns the known name closest to `key` by edit distance (case ignored), when
 /// it is close enough to be a typo: at most one edit per five characters,
 /// between one and three. Ties go to the first name in list order.
 fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {

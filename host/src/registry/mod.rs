@@ -220,7 +220,7 @@ impl Registry {
         extracted
     }
 
-    /// Wraps a failed request to `reference`'s registry: the message holds
+    /// Wraps a failed request to `reference`'s registry: the message contains
     /// the error's whole source chain and, where a cause is recognised, a
     /// hint (see [`request_message`]).
     fn request_error(
@@ -322,7 +322,7 @@ impl Registry {
     }
 }
 
-/// What a request error's message needs to know about the request.
+/// The request details that a request error's message names.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestContext<'a> {
     /// The registry, `host[:port]`.
