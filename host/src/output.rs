@@ -1,6 +1,6 @@
 //! Printing plans and guest errors for people and for machines.
 
-use bootsource_guest::plan::{ActionKind, Plan};
+use bootsource_guest::plan::{ActionKind, Plan, Warning};
 use bootsource_guest::Error;
 
 use crate::input::Origin;
@@ -123,6 +123,17 @@ pub fn boot_source_table(plan: &Plan) -> String {
         ],
         &rows,
     )
+}
+
+/// Formats a plan warning as `field: message`, leaving out a field that
+/// the message already starts with.
+pub fn warning_text(warning: &Warning) -> String {
+    match &warning.field {
+        Some(field) if !warning.message.starts_with(field.as_str()) => {
+            format!("{field}: {}", warning.message)
+        }
+        _ => warning.message.clone(),
+    }
 }
 
 /// Formats a guest error with the file and document its object came from.

@@ -113,15 +113,8 @@ fn start(api: &FakeApiServer, settings: Settings) -> Running {
     }
 }
 
-async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + CONVERGE_TIMEOUT;
-    while !condition() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn wait_until(what: &str, condition: impl FnMut() -> bool) {
+    support::poll_until(what, CONVERGE_TIMEOUT, condition).await;
 }
 
 fn find_cron<'a>(crons: &'a [Value], expected: &ExpectedCron) -> Option<&'a Value> {
@@ -472,9 +465,9 @@ async fn leader_election_takes_free_lease() {
     running.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn held_lease_blocks_reconciles() {
-    let (api, _expected) = example_cluster().await;
+/// Stores the controller's Lease as held by `replica-b`, renewed now and
+/// valid for an hour.
+fn seed_lease_held_by_replica_b(api: &FakeApiServer) {
     let renewed = chrono::Utc::now()
         .format("%Y-%m-%dT%H:%M:%S%.6fZ")
         .to_string();
@@ -487,6 +480,12 @@ async fn held_lease_blocks_reconciles() {
             "spec": {"holderIdentity": "replica-b", "leaseDurationSeconds": 3600, "renewTime": renewed},
         }),
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_lease_blocks_reconciles() {
+    let (api, _expected) = example_cluster().await;
+    seed_lease_held_by_replica_b(&api);
     let mut lease = LeaseSettings::new(
         "bootsource-controller".into(),
         "default".into(),
@@ -860,18 +859,7 @@ async fn aborted_leader_replaced_after_expiry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_keeps_other_replicas_lease() {
     let (api, _expected) = example_cluster().await;
-    let renewed = chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string();
-    api.seed(
-        "/apis/coordination.k8s.io/v1/namespaces/default/leases",
-        json!({
-            "apiVersion": "coordination.k8s.io/v1",
-            "kind": "Lease",
-            "metadata": {"name": "bootsource-controller"},
-            "spec": {"holderIdentity": "replica-b", "leaseDurationSeconds": 3600, "renewTime": renewed},
-        }),
-    );
+    seed_lease_held_by_replica_b(&api);
     let waiting = start_replica(&api, "replica-a");
     tokio::time::sleep(Duration::from_millis(500)).await;
     waiting.stop().await;
@@ -883,7 +871,7 @@ async fn shutdown_keeps_other_replicas_lease() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unserved_resource_reads_as_none() {
     let (api, expected) = example_cluster().await;
-    // No VolumeSnapshot CRD: every list of them answers 404, as a cluster
+    // No VolumeSnapshot CRD: every list of them returns 404, as a cluster
     // without the external snapshotter does.
     api.inject(
         Method::GET,

@@ -69,13 +69,8 @@ fn hyperconverged(registry: &Registry) -> Value {
     })
 }
 
-/// Starts a fake API with the HyperConverged and a default StorageClass.
-async fn cluster(registry: &Registry) -> Arc<FakeApiServer> {
-    let api = Arc::new(FakeApiServer::start().await);
-    api.seed(
-        "/apis/hco.kubevirt.io/v1beta1/namespaces/kubevirt-hyperconverged/hyperconvergeds",
-        hyperconverged(registry),
-    );
+/// Stores a default StorageClass, so that import PVCs can bind.
+fn seed_default_storage_class(api: &FakeApiServer) {
     api.seed(
         "/apis/storage.k8s.io/v1/storageclasses",
         json!({
@@ -88,6 +83,16 @@ async fn cluster(registry: &Registry) -> Arc<FakeApiServer> {
             "provisioner": "example.com/local",
         }),
     );
+}
+
+/// Starts a fake API with the HyperConverged and a default StorageClass.
+async fn cluster(registry: &Registry) -> Arc<FakeApiServer> {
+    let api = Arc::new(FakeApiServer::start().await);
+    api.seed(
+        "/apis/hco.kubevirt.io/v1beta1/namespaces/kubevirt-hyperconverged/hyperconvergeds",
+        hyperconverged(registry),
+    );
+    seed_default_storage_class(&api);
     api
 }
 
@@ -138,15 +143,8 @@ fn start(api: &FakeApiServer, settings: Settings) -> Running {
     Running { controller, task }
 }
 
-async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + CONVERGE_TIMEOUT;
-    while !condition() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn wait_until(what: &str, condition: impl FnMut() -> bool) {
+    support::poll_until(what, CONVERGE_TIMEOUT, condition).await;
 }
 
 fn import_name(digest: &str) -> String {
@@ -377,18 +375,7 @@ async fn deleted_cron_cleans_up_imports() {
     let (_, digest) = build_containerdisk(&dir, &layout, "v1", "4M");
     push(&layout, "v1", &registry, "latest");
     let api = Arc::new(FakeApiServer::start().await);
-    api.seed(
-        "/apis/storage.k8s.io/v1/storageclasses",
-        json!({
-            "apiVersion": "storage.k8s.io/v1",
-            "kind": "StorageClass",
-            "metadata": {
-                "name": "local",
-                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
-            },
-            "provisioner": "example.com/local",
-        }),
-    );
+    seed_default_storage_class(&api);
     // A cron of its own, as CDI's users create them: nothing recreates it
     // once it is deleted.
     api.seed(
@@ -423,7 +410,7 @@ async fn deleted_cron_cleans_up_imports() {
     })
     .await;
 
-    // Deleted by another client: only the watch tells the controller.
+    // Deleted by another client: only a watch event lets the controller see it.
     assert!(api.delete(CRON_PATH), "the cron existed");
     wait_until("the imports of the deleted cron are gone", || {
         api.get(DATA_SOURCE_PATH).is_none()

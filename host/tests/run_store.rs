@@ -764,7 +764,7 @@ fn insecure_registry_must_be_an_address() {
     assert!(!dir.join("state").exists(), "the state folder was created");
 }
 
-/// Every file under `dir`, as paths relative to it.
+/// Lists every file under `dir`, as paths relative to it.
 fn all_files(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let root = dir.to_path_buf();
@@ -880,6 +880,37 @@ spec: {}
     );
 }
 
+/// The stderr lines of a running child, read on a thread of their own so
+/// that the child never blocks on a full pipe.
+struct LogLines(std::sync::mpsc::Receiver<String>);
+
+impl LogLines {
+    fn of(child: &mut std::process::Child) -> Self {
+        let pipe = child.stderr.take().expect("stderr is piped");
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                let _ = sender.send(line);
+            }
+        });
+        LogLines(receiver)
+    }
+
+    /// Waits up to 120 s for a line that contains `needle`.
+    fn wait_for(&self, needle: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.0.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return,
+                Ok(_) => {}
+                Err(_) => panic!("no log line containing {needle:?} within 120 s"),
+            }
+        }
+    }
+}
+
 #[test]
 fn second_run_on_a_locked_folder_is_refused() {
     let dir = scratch("locked-folder");
@@ -904,24 +935,7 @@ fn second_run_on_a_locked_folder_is_refused() {
         .expect("the binary runs");
     // The folder is compared before and after the refused run, so the
     // loop must have finished its first pass and be asleep.
-    let pipe = looping.stderr.take().expect("stderr pipe");
-    let (line_tx, line_rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
-            let _ = line_tx.send(line);
-        }
-    });
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let line = line_rx
-            .recv_timeout(left)
-            .expect("the first pass did not finish in 120 s");
-        if line.contains("sleeping until the next pass") {
-            break;
-        }
-    }
+    LogLines::of(&mut looping).wait_for("sleeping until the next pass");
     assert!(data_source_target(&state, "custom").is_some());
 
     let before = snapshot(&state);
@@ -963,7 +977,7 @@ fn second_run_on_a_locked_folder_is_refused() {
 /// poll and checks that the second ends it at once with `code`.
 fn stop_stuck_pass_twice(flag: &str, code: i32) {
     // A stand-in for a registry that accepts connections and never
-    // answers, so that the first pass hangs in its poll.
+    // responds, so that the first pass hangs in its poll.
     let hung = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
     let address = hung.local_addr().expect("address").to_string();
     let (accepted_tx, accepted_rx) = std::sync::mpsc::channel();
@@ -1004,25 +1018,7 @@ fn stop_stuck_pass_twice(flag: &str, code: i32) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("the binary runs");
-    let (line_tx, line_rx) = std::sync::mpsc::channel::<String>();
-    let pipe = child.stderr.take().expect("stderr pipe");
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
-            let _ = line_tx.send(line);
-        }
-    });
-    let wait_for_line = |needle: &str| {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match line_rx.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return,
-                Ok(_) => {}
-                Err(_) => panic!("no log line containing {needle:?}"),
-            }
-        }
-    };
+    let log = LogLines::of(&mut child);
     accepted_rx
         .recv_timeout(std::time::Duration::from_secs(120))
         .expect("the pass polls the registry");
@@ -1036,13 +1032,13 @@ fn stop_stuck_pass_twice(flag: &str, code: i32) {
     };
 
     signal();
-    wait_for_line("signal received; stopping after the current pass");
+    log.wait_for("signal received; stopping after the current pass");
     assert!(
         child.try_wait().expect("child state").is_none(),
         "the first signal ended the stuck pass"
     );
     signal();
-    wait_for_line("second signal: stopping now");
+    log.wait_for("second signal: stopping now");
     let status = child.wait().expect("the run ends");
     assert_eq!(status.code(), Some(code));
 

@@ -105,3 +105,22 @@ impl std::fmt::Display for ObjectRef {
         }
     }
 }
+
+/// Checks for a DNS-1123 label, the form the API server wants for
+/// namespaces: 1 to 63 of `[a-z0-9-]`, a letter or digit at both ends.
+pub fn is_dns_label(text: &str) -> bool {
+    text.len() <= 63 && is_dns_word(text)
+}
+
+/// Checks for a DNS-1123 subdomain, the form the API server wants for
+/// object names: at most 253 characters in dot-separated labels.
+pub fn is_dns_subdomain(text: &str) -> bool {
+    text.len() <= 253 && text.split('.').all(is_dns_word)
+}
+
+/// Checks for one or more of `[a-z0-9-]` with a letter or digit at both
+/// ends.
+fn is_dns_word(text: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    text.starts_with(alnum) && text.ends_with(alnum) && text.chars().all(|c| alnum(c) || c == '-')
+}

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::Finding;
 use crate::model::dict::{DataImportCronSpec, DataVolumeSpec, RegistrySource};
+use crate::model::meta::is_dns_subdomain;
 
 /// Maximum length of a DataImportCron name and of `managedDataSource`, in
 /// characters: the DNS-1035 label maximum, because both end up as label
@@ -62,19 +63,6 @@ pub fn check_name(name: &str, path: &str) -> Option<Finding> {
     }
     (!is_dns_subdomain(name))
         .then(|| Finding::error(path, format!("{INVALID_NAME} (got {name:?})")))
-}
-
-/// True for a DNS-1123 subdomain, the form the API server wants for
-/// object names: dot-separated parts of `[a-z0-9-]`, each starting and
-/// ending with a letter or digit.
-pub fn is_dns_subdomain(name: &str) -> bool {
-    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
-    name.len() <= 253
-        && name.split('.').all(|part| {
-            part.starts_with(alnum)
-                && part.ends_with(alnum)
-                && part.chars().all(|c| alnum(c) || c == '-')
-        })
 }
 
 /// Returns why Go's `net/url`, which CDI uses, would reject `url`,

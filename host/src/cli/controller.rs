@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use super::plan::StageArg;
-use super::{CliError, ModuleArgs, RegistryArgs};
+use super::{CliError, ModuleArgs, RegistryArgs, RetryArgs};
 use crate::controller::apply::RetryPolicy;
 use crate::controller::lease::LeaseSettings;
 use crate::controller::polls::PollRetry;
@@ -67,16 +67,8 @@ pub struct ControllerArgs {
     pub request_timeout: u64,
     #[command(flatten)]
     pub registry: RegistryArgs,
-    /// Wait before retrying a failed registry poll (imports stage), as a
-    /// duration such as `10s`; doubled per failure in a row.
-    #[arg(long, value_name = "DURATION", value_parser = super::parse_positive_duration,
-          default_value = "10s")]
-    pub retry_backoff: Duration,
-    /// Maximum wait between retries of a failed registry poll, as a
-    /// duration such as `10m`.
-    #[arg(long, value_name = "DURATION", value_parser = super::parse_positive_duration,
-          default_value = "10m")]
-    pub retry_backoff_max: Duration,
+    #[command(flatten)]
+    pub retry: RetryArgs,
     /// Log format on standard error.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -139,7 +131,7 @@ fn settings(args: &ControllerArgs) -> Result<Settings, CliError> {
         .identity
         .clone()
         .unwrap_or_else(|| format!("bootsource-{}", std::process::id()));
-    super::check_backoff(args.retry_backoff, args.retry_backoff_max)?;
+    args.retry.check()?;
     Ok(Settings {
         stages: args.stages.iter().copied().map(Into::into).collect(),
         hco_version: args.hco_version.clone(),
@@ -158,8 +150,8 @@ fn settings(args: &ControllerArgs) -> Result<Settings, CliError> {
         }),
         registry: args.registry.config()?,
         poll_retry: PollRetry {
-            base: args.retry_backoff,
-            cap: args.retry_backoff_max,
+            base: args.retry.retry_backoff,
+            cap: args.retry.retry_backoff_max,
         },
         ..Settings::default()
     })

@@ -119,7 +119,7 @@ pub fn parse_hco_version(text: &str) -> Result<String, String> {
 
 /// Parses a namespace option: a DNS-1123 label, as the API server wants.
 pub fn parse_namespace(text: &str) -> Result<String, String> {
-    if crate::store::is_dns_label(text) {
+    if bootsource_guest::model::meta::is_dns_label(text) {
         Ok(text.to_string())
     } else {
         Err("not a namespace name: 1 to 63 lowercase letters, digits and '-', starting and ending with a letter or digit".into())
@@ -129,7 +129,7 @@ pub fn parse_namespace(text: &str) -> Result<String, String> {
 /// Parses an object name option: a DNS-1123 subdomain, as the API server
 /// wants.
 pub fn parse_object_name(text: &str) -> Result<String, String> {
-    if crate::store::is_dns_subdomain(text) {
+    if bootsource_guest::model::meta::is_dns_subdomain(text) {
         Ok(text.to_string())
     } else {
         Err("not an object name: at most 253 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit".into())
@@ -155,16 +155,32 @@ pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
-/// Checks that a retry back-off does not start above its maximum.
-pub fn check_backoff(base: Duration, max: Duration) -> Result<(), CliError> {
-    if base > max {
-        return Err(CliError::InvalidInput(format!(
-            "--retry-backoff {} is longer than --retry-backoff-max {}",
-            humantime::format_duration(base),
-            humantime::format_duration(max)
-        )));
+/// Retry back-off options shared by `run` and `controller`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RetryArgs {
+    /// Wait before retrying a failed registry poll (and, in `run`, a failed
+    /// import), as a duration such as `10s`; doubled per failure in a row.
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration,
+          default_value = "10s")]
+    pub retry_backoff: Duration,
+    /// Maximum wait between retries, as a duration such as `10m`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration,
+          default_value = "10m")]
+    pub retry_backoff_max: Duration,
+}
+
+impl RetryArgs {
+    /// Checks that the back-off does not start above its maximum.
+    pub fn check(&self) -> Result<(), CliError> {
+        if self.retry_backoff > self.retry_backoff_max {
+            return Err(CliError::InvalidInput(format!(
+                "--retry-backoff {} is longer than --retry-backoff-max {}",
+                humantime::format_duration(self.retry_backoff),
+                humantime::format_duration(self.retry_backoff_max)
+            )));
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Options shared by every command that runs the module.

@@ -112,14 +112,7 @@ pub fn run(args: &PlanArgs) -> Result<(), CliError> {
         if let Some(object) = &warning.object {
             line.push_str(&format!("{object}: "));
         }
-        if let Some(field) = warning
-            .field
-            .as_ref()
-            .filter(|f| !warning.message.starts_with(f.as_str()))
-        {
-            line.push_str(&format!("{field}: "));
-        }
-        line.push_str(&warning.message);
+        line.push_str(&output::warning_text(warning));
         eprintln!("{line}");
     }
     match args.output {

@@ -11,7 +11,7 @@ use clap::Args;
 use serde_json::{json, Value};
 use tracing::{info, warn};
 
-use super::{CliError, ModuleArgs, RegistryArgs, EXAMPLE_HYPERCONVERGED};
+use super::{CliError, ModuleArgs, RegistryArgs, RetryArgs, EXAMPLE_HYPERCONVERGED};
 use crate::input;
 use crate::registry::Registry;
 use crate::store::apply::CrashAfter;
@@ -47,15 +47,8 @@ pub struct RunArgs {
     pub import_delay: Option<Duration>,
     #[command(flatten)]
     pub registry: RegistryArgs,
-    /// Wait before retrying a failed poll or import; doubled per failure
-    /// in a row, e.g. `10s`.
-    #[arg(long, value_name = "DURATION", value_parser = super::parse_positive_duration,
-          default_value = "10s")]
-    pub retry_backoff: Duration,
-    /// Maximum wait between retries of a failed poll or import, e.g. `10m`.
-    #[arg(long, value_name = "DURATION", value_parser = super::parse_positive_duration,
-          default_value = "10m")]
-    pub retry_backoff_max: Duration,
+    #[command(flatten)]
+    pub retry: RetryArgs,
     /// Maximum sleep between passes, even when nothing is due sooner,
     /// e.g. `5m`.
     #[arg(long, value_name = "DURATION", value_parser = super::parse_positive_duration,
@@ -81,7 +74,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     init_tracing();
     // Options and input files are checked before the state folder is
     // created or changed.
-    super::check_backoff(args.retry_backoff, args.retry_backoff_max)?;
+    args.retry.check()?;
     let registry_config = args.registry.config()?;
     let seeds = read_seeds(args)?;
     let runtime = args.module.load()?;
@@ -105,8 +98,8 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         runtime: &runtime,
         mode,
         retry: RetryPolicy {
-            base: args.retry_backoff,
-            cap: args.retry_backoff_max,
+            base: args.retry.retry_backoff,
+            cap: args.retry.retry_backoff_max,
         },
         poll_now: args.poll_now,
         seeds,

@@ -290,16 +290,8 @@ pub async fn list_once(client: &Client, resources: &[Watched]) -> Result<Vec<Val
     let mut objects = Vec::new();
     for resource in resources {
         let kind = resource.kind();
-        let failed = |error: kube::Error| match error {
-            // The error's own text repeats the whole Status body as Debug.
-            kube::Error::Api(status) => format!(
-                "failed to list {kind} objects: the API server responded {}: {}",
-                [status.code.to_string(), status.reason.clone()]
-                    .join(" ")
-                    .trim_end(),
-                status.message
-            ),
-            error => format!("failed to list {kind} objects: {error}"),
+        let failed = |error: kube::Error| {
+            format!("failed to list {kind} objects: {}", kube_error_text(&error))
         };
         match resource {
             Watched::Dynamic(ar) => {
@@ -356,16 +348,26 @@ fn is_not_served(error: &watcher::Error) -> bool {
     matches!(error, watcher::Error::InitialListFailed(kube::Error::Api(status)) if status.code == 404)
 }
 
-/// Describes a watch error in one line; an API error's Status is given as
-/// code, reason and message rather than as the whole body.
-fn describe(error: &watcher::Error) -> String {
-    let api = |what: &str, error: &kube::Error| match error {
+/// Describes a kube client error in one line. The error's own text for an
+/// API error repeats the whole Status body in Debug form, so an API error
+/// is given as code, reason and message.
+fn kube_error_text(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) if status.reason.is_empty() => format!(
+            "the API server responded {}: {}",
+            status.code, status.message
+        ),
         kube::Error::Api(status) => format!(
-            "{what}: the API server responded {} {}: {}",
+            "the API server responded {} {}: {}",
             status.code, status.reason, status.message
         ),
-        error => format!("{what}: {error}"),
-    };
+        error => error.to_string(),
+    }
+}
+
+/// Describes a watch error in one line, saying which step failed.
+fn describe(error: &watcher::Error) -> String {
+    let api = |what: &str, error: &kube::Error| format!("{what}: {}", kube_error_text(error));
     match error {
         watcher::Error::InitialListFailed(e) => api("list failed", e),
         watcher::Error::WatchStartFailed(e) => api("watch failed to start", e),

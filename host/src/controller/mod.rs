@@ -402,16 +402,11 @@ impl Controller {
         outcome: &mut Outcome,
     ) -> Result<(), Error> {
         for action in &plan.actions {
-            let namespace_ok = action
-                .object
-                .namespace
-                .as_deref()
-                .is_none_or(|ns| ns.is_empty() || crate::store::is_dns_label(ns));
-            if !namespace_ok || !crate::store::is_dns_subdomain(&action.object.name) {
-                // The name would go into the request path unchecked, and
-                // the API server rejects such an object anyway. The other
-                // actions still run.
-                tracing::warn!(object = %action.object, "action skipped: the object's name or namespace is not a valid Kubernetes name");
+            // The name would go into the request path unchecked, and the
+            // API server rejects such an object anyway. The other actions
+            // still run.
+            if let Err(error) = crate::store::ObjectKey::from(&action.object).check() {
+                tracing::warn!(%error, "action skipped: an API server would reject the object's name");
                 continue;
             }
             match applier.apply(action).await? {
@@ -437,12 +432,7 @@ impl Controller {
                 .object
                 .as_ref()
                 .map_or_else(String::new, ToString::to_string);
-            let message = match &warning.field {
-                Some(field) if !warning.message.contains(field.as_str()) => {
-                    format!("{field}: {}", warning.message)
-                }
-                _ => warning.message.clone(),
-            };
+            let message = crate::output::warning_text(warning);
             let line = format!("{object}\t{message}");
             if !last.contains(&line) {
                 tracing::warn!(%object, "{message}");
@@ -452,7 +442,7 @@ impl Controller {
         *last = current;
     }
 
-    /// The chosen stages whose input exists: the templates stage needs a
+    /// Returns the chosen stages whose input exists: the templates stage needs a
     /// HyperConverged, the crons stage that or an SSP CR. A cluster where
     /// HCO has not created its CR yet is idle, not failing.
     fn runnable_stages(&self) -> Vec<Stage> {
@@ -523,7 +513,7 @@ pub fn watched(settings: &Settings) -> Vec<Watched> {
     )
 }
 
-/// The resources the module reads under HCO release `hco_version`; with
+/// Returns the resources the module reads under HCO release `hco_version`; with
 /// `imports`, also the VolumeSnapshots the imports stage reads.
 pub fn resources_read(hco_version: &str, imports: bool) -> Vec<Watched> {
     let hco = HcoVersion::parse(hco_version).unwrap_or_default();

@@ -47,11 +47,7 @@ pub fn apply_actions(
 ) -> Result<Applied, StoreError> {
     let mut applied = Applied::default();
     for action in actions {
-        let key = ObjectKey {
-            kind: action.object.kind.clone(),
-            namespace: action.object.namespace.clone().unwrap_or_default(),
-            name: action.object.name.clone(),
-        };
+        let key = ObjectKey::from(&action.object);
         if let Err(error) = key.check() {
             // An API server rejects such a name, and the other actions
             // still run, so one bad template does not stop the rest.

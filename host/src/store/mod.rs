@@ -26,6 +26,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use bootsource_guest::imports::kind;
+use bootsource_guest::model::meta::{is_dns_label, is_dns_subdomain, ObjectRef};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -60,7 +61,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// True when the state folder holds a file the user has to fix (the
+    /// True when the state folder contains a file the user has to fix (the
     /// input is invalid), false when reading or writing failed.
     pub fn is_invalid_input(&self) -> bool {
         matches!(
@@ -165,21 +166,14 @@ const NAMESPACED_KINDS: &[&str] = &[
     kind::SNAPSHOT,
 ];
 
-/// A DNS-1123 label: 1 to 63 of `[a-z0-9-]`, alphanumeric at both ends.
-pub fn is_dns_label(text: &str) -> bool {
-    text.len() <= 63 && is_dns_word(text)
-}
-
-/// A DNS-1123 subdomain: 1 to 253 of `[a-z0-9.-]`, each dot-separated
-/// part alphanumeric at both ends.
-pub fn is_dns_subdomain(text: &str) -> bool {
-    text.len() <= 253 && text.split('.').all(is_dns_word)
-}
-
-/// 1 or more of `[a-z0-9-]`, alphanumeric at both ends.
-fn is_dns_word(text: &str) -> bool {
-    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
-    text.starts_with(alnum) && text.ends_with(alnum) && text.chars().all(|c| alnum(c) || c == '-')
+impl From<&ObjectRef> for ObjectKey {
+    fn from(object: &ObjectRef) -> Self {
+        ObjectKey {
+            kind: object.kind.clone(),
+            namespace: object.namespace.clone().unwrap_or_default(),
+            name: object.name.clone(),
+        }
+    }
 }
 
 impl std::fmt::Display for ObjectKey {
@@ -536,9 +530,8 @@ impl Store {
     pub fn volumes(&self) -> Result<Vec<(String, String)>, StoreError> {
         let mut volumes = Vec::new();
         let root = self.root.join("volumes");
-        // Only real folders count: a file or a symbolic link placed there
-        // by hand is none of the store's, and a link may lead out of the
-        // state folder.
+        // Only real folders count. A file or a symbolic link there was not
+        // made by the store, and a link may lead out of the state folder.
         for namespace in read_dir_sorted(&root)? {
             let Some(namespace_name) = file_name(&namespace) else {
                 continue;

@@ -101,12 +101,7 @@ pub fn run_pass(store: &mut Store, config: &mut PassConfig<'_>) -> Result<PassRe
         let plan = plan(store, config, now)?;
         for warning in &plan.warnings {
             let object = warning.object.as_ref().map(ToString::to_string);
-            let message = match &warning.field {
-                Some(field) if !warning.message.contains(field.as_str()) => {
-                    format!("{field}: {}", warning.message)
-                }
-                _ => warning.message.clone(),
-            };
+            let message = crate::output::warning_text(warning);
             if !logged.insert((object.clone(), message.clone())) {
                 continue;
             }
@@ -334,13 +329,9 @@ fn plan(store: &Store, config: &PassConfig<'_>, now: DateTime<Utc>) -> Result<Pl
     };
     config.runtime.call_json(op::PLAN, &request)?.map_err(|e| {
         // Name the file to fix, when the error names a stored object.
-        let file = e.object.as_ref().and_then(|object| {
-            let key = ObjectKey {
-                kind: object.kind.clone(),
-                namespace: object.namespace.clone().unwrap_or_default(),
-                name: object.name.clone(),
-            };
-            store.object_path(&key).ok().filter(|path| path.is_file())
+        let file = e.object.as_deref().and_then(|object| {
+            let path = store.object_path(&ObjectKey::from(object)).ok()?;
+            path.is_file().then_some(path)
         });
         match file {
             Some(path) => PassError::Module(format!("{e} (in {})", path.display())),
